@@ -1,0 +1,303 @@
+/*
+ * The request pipeline every action goes through, in the order the
+ * Alibaba gateway checks things: input limits, Action and Version,
+ * signature, replay, RAM, then the action; and the one response
+ * envelope for success and error.
+ */
+#include "common.h"
+#include <strings.h>
+#include <sys/stat.h>
+#include "api/api.h"
+#include "api/api_audit.h"
+#include "api/api_auth.h"
+#include "api/api_error.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/random.h"
+#include "util/timeutil.h"
+#include "util/urlenc.h"
+
+#define MAX_PARAMS 1000
+
+struct action {
+	const char *name;
+	hbr_api_action_fn *fn;
+	bool audited; /* writes are audited, allowed or not */
+};
+
+static const struct action actions[] = {
+	{ "CreateVault", hbr_api_create_vault, true },
+	{ "DescribeVaults", hbr_api_describe_vaults, false },
+	{ "InstallBackupClients", hbr_api_install_backup_clients, true },
+	{ "DescribeTask", hbr_api_describe_task, false },
+	{ "DescribeBackupClients", hbr_api_describe_backup_clients, false },
+	{ "CreateBackupPlan", hbr_api_create_backup_plan, true },
+	{ "DescribeBackupPlans", hbr_api_describe_backup_plans, false },
+	{ "ExecuteBackupPlan", hbr_api_execute_backup_plan, true },
+	{ "CreateBackupJob", hbr_api_create_backup_job, true },
+	{ "DescribeBackupJobs2", hbr_api_describe_backup_jobs2, false },
+	{ "SearchHistoricalSnapshots", hbr_api_search_historical_snapshots,
+	  false },
+	{ "DeleteBackupClientResource", hbr_api_delete_backup_client_resource,
+	  true },
+};
+
+static const struct action *find_action(const char *name)
+{
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(actions); i++)
+		if (!strcmp(actions[i].name, name))
+			return &actions[i];
+	return NULL;
+}
+
+int hbr_api_open(struct hbr_api **out, const struct hbr_api_config *cfg)
+{
+	struct hbr_api *api = hbr_calloc(1, sizeof(*api));
+	char path[4096];
+	int error;
+
+	api->cfg = *cfg;
+	(void)snprintf(api->host_id, sizeof(api->host_id), "hbr.%s.hbrd",
+	               cfg->region);
+	if ((error = hbr_store_pool_open(&api->pool, cfg->store_url,
+	                                 cfg->store_conns)) < 0)
+		goto fail;
+	(void)snprintf(path, sizeof(path), "%s/nonces", cfg->data_dir);
+	if ((error = hbr_nonce_open(&api->nonces, path, HBR_SIG_WINDOW_S)) < 0)
+		goto fail;
+	(void)snprintf(path, sizeof(path), "%s/audit.log", cfg->data_dir);
+	if ((error = hbr_audit_open(&api->audit, path)) < 0)
+		goto fail;
+	*out = api;
+	return 0;
+fail:
+	hbr_api_close(api);
+	return error;
+}
+
+void hbr_api_close(struct hbr_api *api)
+{
+	if (!api)
+		return;
+	hbr_audit_close(api->audit);
+	hbr_nonce_close(api->nonces);
+	hbr_store_pool_close(api->pool);
+	hbr_free(api);
+}
+
+static bool is_form(const struct hbr_http_request *req)
+{
+	const char *ct = hbr_kvlist_get(&req->headers, "content-type");
+
+	return ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
+}
+
+/* Query parameters win over body parameters of the same name. */
+static void merge(struct hbr_kvlist *out, const struct hbr_kvlist *a,
+                  const struct hbr_kvlist *b)
+{
+	for (size_t i = 0; i < a->n; i++)
+		hbr_kvlist_add(out, a->items[i].key, strlen(a->items[i].key),
+		               a->items[i].val, strlen(a->items[i].val));
+	for (size_t i = 0; i < b->n; i++)
+		if (!hbr_kvlist_get(a, b->items[i].key))
+			hbr_kvlist_add(out, b->items[i].key,
+			               strlen(b->items[i].key), b->items[i].val,
+			               strlen(b->items[i].val));
+}
+
+static const char *param_or_header(const struct hbr_kvlist *params,
+                                   const struct hbr_http_request *req,
+                                   const char *param, const char *header)
+{
+	const char *v = hbr_kvlist_get(params, param);
+
+	return v ? v : hbr_kvlist_get(&req->headers, header);
+}
+
+struct pipeline {
+	struct hbr_kvlist form;
+	struct hbr_kvlist params;
+	const struct action *action;
+	json_t *denied;
+};
+
+static int run(struct pipeline *p, struct hbr_api_call *call,
+               const struct hbr_http_request *req)
+{
+	const char *action, *version, *format;
+	int error;
+
+	if (req->error)
+		return hbr_error_set(req->error, "%s", req->error_msg);
+	if (strcmp(req->method, "GET") && strcmp(req->method, "POST"))
+		return hbr_error_set(HBR_EMETHOD,
+		                     "This http method is not supported.");
+	/* RPC style: everything is on "/", and V3 signs "/" as the path,
+	 * so another path would be unauthenticated. */
+	if (strcmp(req->path, "/"))
+		return hbr_error_set(HBR_EACTION,
+		                     "Specified api is not found, please check"
+		                     " your url and method.");
+	if (req->body.len && is_form(req) &&
+	    (error = hbr_form_parse(&p->form, req->body.ptr, req->body.len,
+	                            MAX_PARAMS)) < 0)
+		return hbr_error_set(HBR_EINVAL,
+		                     "the request has more than %d"
+		                     " parameters",
+		                     MAX_PARAMS);
+	if (req->query.n + p->form.n > MAX_PARAMS)
+		return hbr_error_set(HBR_EINVAL,
+		                     "the request has more than %d"
+		                     " parameters",
+		                     MAX_PARAMS);
+	merge(&p->params, &req->query, &p->form);
+	call->params = &p->params;
+
+	action = param_or_header(&p->params, req, "Action", "x-acs-action");
+	version = param_or_header(&p->params, req, "Version", "x-acs-version");
+	if (!action || !action[0])
+		return hbr_error_set_param(HBR_EMISSING, "Action",
+		                           "Action is mandatory.");
+	if (!version || !version[0])
+		return hbr_error_set_param(HBR_EMISSING, "Version",
+		                           "Version is mandatory.");
+	if (strcmp(version, HBR_API_VERSION))
+		return hbr_error_set(HBR_EVERSION,
+		                     "Specified parameter Version is not"
+		                     " valid: this service speaks %s.",
+		                     HBR_API_VERSION);
+	format = hbr_kvlist_get(&p->params, "Format");
+	if (format && strcasecmp(format, "JSON") && strcasecmp(format, "XML"))
+		return hbr_error_set(HBR_EINVAL,
+		                     "Specified parameter Format is not"
+		                     " valid.");
+	if (!(p->action = find_action(action)))
+		return hbr_error_set(HBR_EACTION,
+		                     "Specified api is not found, please check"
+		                     " your url and method.");
+	call->action = p->action->name;
+	call->store = hbr_store_pool_get(call->api->pool);
+	if ((error = hbr_api_authenticate(call, req, &p->form)) < 0 ||
+	    (error = hbr_api_authorize(&p->denied, call, req->secure)) < 0)
+		return error;
+	return p->action->fn(call);
+}
+
+void hbr_api_principal_name(char *out, size_t size,
+                            const struct hbr_api_call *call)
+{
+	if (call->who.is_root)
+		(void)snprintf(out, size, "root");
+	else if (call->who.user_name[0])
+		(void)snprintf(out, size, "user/%s", call->who.user_name);
+	else if (size)
+		out[0] = '\0';
+}
+
+static void audit(struct hbr_api_call *call, const struct action *a,
+                  const char *code)
+{
+	struct hbr_audit_entry e = { 0 };
+	char principal[192];
+
+	hbr_api_principal_name(principal, sizeof(principal), call);
+	e.time = hbr_time_now();
+	e.request_id = call->request_id;
+	e.account_id = call->who.account_id;
+	e.principal = principal;
+	e.access_key_id = call->who.access_key_id;
+	e.source_ip = call->source_ip;
+	e.action = a->name;
+	e.client_ids = call->audit_client_ids;
+	e.code = code;
+	e.plans_deleted = call->plans_deleted;
+	e.jobs_deleted = call->jobs_deleted;
+	e.snapshots_deleted = call->snapshots_deleted;
+	/* An action that committed wrote its own row in its transaction. */
+	if (!call->audit_done && call->store &&
+	    hbr_store_audit_insert(call->store, &e) < 0)
+		hbr_log_error("audit table: %s", hbr_error_msg());
+	if (hbr_audit_append(call->api->audit, &e) < 0)
+		hbr_log_error("audit log: %s", hbr_error_msg());
+}
+
+static void envelope(struct hbr_http_response *resp, struct hbr_api_call *call,
+                     int error, json_t *denied)
+{
+	json_t *o = call->out;
+	char code[160];
+	char *text;
+
+	if (error == 0) {
+		json_object_set_new(o, "RequestId",
+		                    json_string(call->request_id));
+		json_object_set_new(o, "Code", json_string("200"));
+		json_object_set_new(o, "Message", json_string("successful"));
+		json_object_set_new(o, "Success", json_true());
+		resp->status = 200;
+	} else {
+		json_object_clear(o);
+		resp->status = hbr_api_error_code(code, sizeof(code), error,
+		                                  hbr_error_param());
+		json_object_set_new(o, "RequestId",
+		                    json_string(call->request_id));
+		json_object_set_new(o, "HostId",
+		                    json_string(call->api->host_id));
+		json_object_set_new(o, "Code", json_string(code));
+		/* Server-side failures are logged in detail but reported
+		 * without internals (paths, SQL) to the caller. */
+		json_object_set_new(
+		        o, "Message",
+		        json_string(resp->status >= 500 ?
+		                            "The request processing has"
+		                            " failed due to some unknown"
+		                            " error, exception or failure." :
+		                            hbr_error_msg()));
+		json_object_set_new(o, "Success", json_false());
+		if (denied)
+			json_object_set(o, "AccessDeniedDetail", denied);
+		if (resp->status >= 500)
+			hbr_log_error("%s %s: %s", call->request_id,
+			              call->action ? call->action : "-",
+			              hbr_error_msg());
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	(void)hbr_buf_puts(&resp->body, text ? text : "{}");
+	free(text); /* jansson's allocation */
+}
+
+void hbr_api_handle(struct hbr_http_response *resp,
+                    const struct hbr_http_request *req, void *payload)
+{
+	struct pipeline p = { HBR_KVLIST_INIT, HBR_KVLIST_INIT, NULL, NULL };
+	struct hbr_api_call call = { 0 };
+	int error;
+
+	call.api = payload;
+	call.source_ip = req->peer_ip;
+	call.out = json_object();
+	call.params = &p.params;
+	hbr_random_uuid(call.request_id);
+	hbr_error_clear();
+
+	error = run(&p, &call, req);
+	if (call.store)
+		hbr_store_rollback(call.store); /* no-op unless left open */
+	envelope(resp, &call, error, p.denied);
+	if (p.action && p.action->audited) {
+		char code[160] = "200";
+		if (error)
+			(void)hbr_api_error_code(code, sizeof(code), error,
+			                         hbr_error_param());
+		audit(&call, p.action, code);
+	}
+	if (call.store)
+		hbr_store_pool_put(call.api->pool, call.store);
+	json_decref(call.out);
+	json_decref(p.denied);
+	hbr_free((char *)call.audit_client_ids);
+	hbr_kvlist_release(&p.form);
+	hbr_kvlist_release(&p.params);
+}

@@ -1,0 +1,84 @@
+/*
+ * The HBR RPC API: from a parsed HTTP request to a JSON answer.
+ * api.c runs every call through the same steps (parameters, Action and
+ * Version, signature, replay check, RAM authorization, the action, the
+ * envelope, the audit log); each resource's actions live in api_<x>.c.
+ */
+#ifndef HBR_API_H
+#define HBR_API_H
+
+#include <jansson.h>
+#include "common.h"
+#include "auth/nonce.h"
+#include "core/principal.h"
+#include "http/http_server.h"
+#include "store/store.h"
+#include "util/kvlist.h"
+
+#define HBR_API_VERSION  "2017-09-08"
+#define HBR_SIG_WINDOW_S (15 * 60)
+
+struct hbr_api_config {
+	const char *data_dir;
+	const char *store_url;
+	const char *region; /* used in RAM resource names and HostId */
+	size_t store_conns; /* connections in the pool */
+};
+
+struct hbr_audit_log;
+
+struct hbr_api {
+	struct hbr_api_config cfg;
+	struct hbr_store_pool *pool;
+	struct hbr_nonce_cache *nonces;
+	struct hbr_audit_log *audit;
+	char host_id[128];
+};
+
+/* One call in progress; what an action handler sees. */
+struct hbr_api_call {
+	struct hbr_api *api;
+	const struct hbr_kvlist *params; /* query ∪ form body, decoded */
+	struct hbr_principal who;
+	struct hbr_store *store; /* borrowed from the pool for this call */
+	const char *action;
+	const char *source_ip;
+	char request_id[37];
+	json_t *out; /* the action adds its response fields here */
+	/* Filled by actions that delete, for the audit log. */
+	int64_t plans_deleted, jobs_deleted, snapshots_deleted;
+	const char *audit_client_ids; /* JSON text, owned by the action */
+	bool audit_done; /* the action wrote the audit row */
+};
+
+typedef int hbr_api_action_fn(struct hbr_api_call *call);
+
+/* Open the store pool, the nonce cache and the audit log under
+ * cfg->data_dir. */
+int hbr_api_open(struct hbr_api **out, const struct hbr_api_config *cfg);
+void hbr_api_close(struct hbr_api *api);
+
+/* The HTTP handler (payload = struct hbr_api *). */
+void hbr_api_handle(struct hbr_http_response *resp,
+                    const struct hbr_http_request *req, void *payload);
+
+/* The audit log's name for the caller: "root", "user/<name>" or "". */
+void hbr_api_principal_name(char *out, size_t size,
+                            const struct hbr_api_call *call);
+/* The live client that has instance_id in the caller's account;
+ * HBR_ENOCLIENT naming the instance when there is none. */
+int hbr_api_client_for_instance(json_t **out, struct hbr_api_call *call,
+                                const char *instance_id);
+
+/* Actions, one per resource file. */
+hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults;
+hbr_api_action_fn hbr_api_install_backup_clients,
+        hbr_api_describe_backup_clients;
+hbr_api_action_fn hbr_api_describe_task;
+hbr_api_action_fn hbr_api_create_backup_plan, hbr_api_describe_backup_plans,
+        hbr_api_execute_backup_plan;
+hbr_api_action_fn hbr_api_create_backup_job, hbr_api_describe_backup_jobs2;
+hbr_api_action_fn hbr_api_search_historical_snapshots;
+hbr_api_action_fn hbr_api_delete_backup_client_resource;
+
+#endif

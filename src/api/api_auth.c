@@ -1,0 +1,128 @@
+/*
+ * Authentication (which key signed this, and is it fresh) and RAM
+ * authorization (may that principal call this action).
+ */
+#include "common.h"
+#include "api/api_auth.h"
+#include "auth/policy.h"
+#include "auth/sig.h"
+#include "store/store_account.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+int hbr_api_authenticate(struct hbr_api_call *call,
+                         const struct hbr_http_request *req,
+                         const struct hbr_kvlist *form)
+{
+	struct hbr_sig_request sr = { req->method,   &req->query,
+		                      form,          &req->headers,
+		                      req->body.ptr, req->body.len };
+	struct hbr_sig_claim claim;
+	struct hbr_key_info key;
+	int64_t now = hbr_time_now();
+	int error;
+
+	if ((error = hbr_sig_parse(&claim, &sr)) < 0)
+		return error;
+	if ((error = hbr_store_key_get(&key, call->store,
+	                               claim.access_key_id)) < 0)
+		return error;
+	if (!key.active)
+		return hbr_error_set(HBR_EKEYINACTIVE,
+		                     "Specified access key is disabled.");
+	if ((error = hbr_sig_check_time(&claim, now, HBR_SIG_WINDOW_S)) < 0 ||
+	    (error = hbr_sig_verify(&claim, &sr, key.secret)) < 0)
+		return error;
+	/* After the MAC check, so unsigned requests cannot burn nonces. */
+	if ((error = hbr_nonce_check(call->api->nonces, claim.access_key_id,
+	                             claim.nonce, claim.timestamp, now)) < 0)
+		return error;
+	memset(&call->who, 0, sizeof(call->who));
+	memcpy(call->who.account_id, key.account_id, HBR_ID_MAX);
+	memcpy(call->who.user_id, key.user_id, HBR_ID_MAX);
+	memcpy(call->who.user_name, key.user_name, sizeof(key.user_name));
+	(void)snprintf(call->who.access_key_id, sizeof(call->who.access_key_id),
+	               "%s", key.access_key_id);
+	call->who.is_root = key.user_id[0] == '\0';
+	return 0;
+}
+
+struct policy_set {
+	struct hbr_policy **items;
+	size_t n;
+	bool broken;
+};
+
+static int collect_policy(const char *name, const char *doc, void *payload)
+{
+	struct policy_set *set = payload;
+	struct hbr_policy *p = NULL;
+
+	/* Documents were validated when attached. One that no longer
+	 * parses may have held a Deny, so it denies everything rather than
+	 * silently widening what the user may do. */
+	if (hbr_policy_parse(&p, doc, strlen(doc)) < 0) {
+		hbr_log_warn("policy '%s' is unreadable: %s", name,
+		             hbr_error_msg());
+		set->broken = true;
+		return 0;
+	}
+	set->items =
+	        hbr_realloc(set->items, (set->n + 1) * sizeof(*set->items));
+	set->items[set->n++] = p;
+	return 0;
+}
+
+int hbr_api_authorize(json_t **detail_out, struct hbr_api_call *call,
+                      bool secure)
+{
+	struct policy_set set = { NULL, 0, false };
+	char action[128], resource[256];
+	struct hbr_policy_ctx ctx;
+	enum hbr_policy_decision d;
+	int error;
+
+	/* An account's root key may do everything in its account. */
+	if (call->who.is_root)
+		return 0;
+	(void)snprintf(action, sizeof(action), "hbr:%s", call->action);
+	(void)snprintf(resource, sizeof(resource), "acs:hbr:%s:%s:*",
+	               call->api->cfg.region, call->who.account_id);
+	if ((error = hbr_store_policy_foreach(call->store, call->who.user_id,
+	                                      collect_policy, &set)) < 0)
+		goto out;
+	ctx.action = action;
+	ctx.resource = resource;
+	ctx.source_ip = call->source_ip;
+	ctx.secure_transport = secure;
+	ctx.current_time = hbr_time_now();
+	ctx.access_key_id = call->who.access_key_id;
+	d = set.broken ? HBR_POLICY_EXPLICIT_DENY :
+	                 hbr_policy_eval(set.items, set.n, &ctx);
+	if (d != HBR_POLICY_ALLOW) {
+		*detail_out = json_pack(
+		        "{s:s, s:s, s:s, s:s, s:s, s:s}", "AuthAction", action,
+		        "NoPermissionType",
+		        d == HBR_POLICY_EXPLICIT_DENY ? "ExplicitDeny" :
+		                                        "ImplicitDeny",
+		        "AuthPrincipalType", "SubUser",
+		        "AuthPrincipalDisplayName", call->who.user_name,
+		        "AuthPrincipalOwnerId", call->who.account_id,
+		        "PolicyType", "AccountLevelIdentityBasedPolicy");
+		error = hbr_error_set(HBR_EDENIED,
+		                      "User not authorized to operate on the"
+		                      " specified resource: %s is %s for %s.",
+		                      action,
+		                      d == HBR_POLICY_EXPLICIT_DENY ?
+		                              "explicitly denied" :
+		                              "not allowed",
+		                      call->who.user_name);
+	}
+out:
+	for (size_t i = 0; i < set.n; i++)
+		hbr_policy_free(set.items[i]);
+	hbr_free(set.items);
+	return error;
+}

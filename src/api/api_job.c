@@ -1,0 +1,153 @@
+/* CreateBackupJob and DescribeBackupJobs2. Jobs wait, QUEUED, for the
+ * agent of their instance to take them. */
+#include "common.h"
+#include "api/api.h"
+#include "api/api_params.h"
+#include "core/model.h"
+#include "core/schedule.h"
+#include "store/store_resource.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/timeutil.h"
+
+#define JSON_PARAM_MAX 8192
+
+int hbr_api_create_backup_job(struct hbr_api_call *call)
+{
+	static const char *const source_types[] = { "ECS_FILE" };
+	const char *src, *vault_id, *instance_id, *include, *exclude, *name,
+	        *options, *speed;
+	char job_id[HBR_ID_MAX];
+	json_t *client = NULL, *vault = NULL, *job = NULL;
+	int64_t retention, now = hbr_time_now();
+	int error;
+
+	if (!hbr_kvlist_get(call->params, "SourceType"))
+		return hbr_error_set_param(HBR_EMISSING, "SourceType",
+		                           "SourceType is mandatory for this"
+		                           " action.");
+	if ((error = hbr_param_enum(&src, call->params, "SourceType",
+	                            source_types, 1, NULL)) < 0 ||
+	    (error = hbr_param_str(&vault_id, call->params, "VaultId", true, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&instance_id, call->params, "InstanceId",
+	                           true, 1, 128)) < 0 ||
+	    (error = hbr_param_json_strings(&include, call->params, "Include",
+	                                    JSON_PARAM_MAX)) < 0 ||
+	    (error = hbr_param_json_strings(&exclude, call->params, "Exclude",
+	                                    JSON_PARAM_MAX)) < 0 ||
+	    (error = hbr_param_str(&name, call->params, "JobName", false, 0,
+	                           128)) < 0 ||
+	    (error = hbr_param_str(&options, call->params, "Options", false, 0,
+	                           JSON_PARAM_MAX)) < 0 ||
+	    (error = hbr_param_str(&speed, call->params, "SpeedLimit", false, 0,
+	                           1024)) < 0 ||
+	    (error = hbr_param_int(&retention, call->params, "Retention", false,
+	                           1, 365000, 7)) < 0)
+		return error;
+	if (!include || !include[0])
+		return hbr_error_set_param(HBR_EMISSING, "Include",
+		                           "an ECS_FILE job needs Include, a"
+		                           " JSON array of paths");
+	if (speed && speed[0] && hbr_speed_limit_validate(speed) < 0)
+		return hbr_error_set_param(HBR_EINVAL, "SpeedLimit", "%s",
+		                           hbr_error_msg());
+
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = hbr_store_get(&vault, call->store, HBR_ENT_VAULT,
+	                           call->who.account_id, vault_id)) < 0 ||
+	    (error = hbr_api_client_for_instance(&client, call, instance_id)) <
+	            0)
+		goto out;
+	hbr_id_new(job_id, HBR_ID_JOB);
+	job = hbr_model_job(
+	        job_id, json_string_value(json_object_get(client, "ClientId")),
+	        instance_id, vault_id, NULL, now);
+	json_object_set_new(job, "Include", json_string(include));
+	json_object_set_new(job, "Exclude",
+	                    json_string(exclude ? exclude : ""));
+	json_object_set_new(job, "JobName", json_string(name ? name : ""));
+	json_object_set_new(job, "Options",
+	                    json_string(options ? options : ""));
+	json_object_set_new(job, "SpeedLimit", json_string(speed ? speed : ""));
+	json_object_set_new(job, "Retention", json_integer(retention));
+	if ((error = hbr_store_insert(call->store, HBR_ENT_JOB,
+	                              call->who.account_id, job)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+	json_object_set_new(call->out, "JobId", json_string(job_id));
+out:
+	json_decref(client);
+	json_decref(vault);
+	json_decref(job);
+	return error;
+}
+
+static const struct hbr_filter_key job_filter_keys[] = {
+	{ "JobId", "JobId" },
+	{ "PlanId", "PlanId" },
+	{ "VaultId", "VaultId" },
+	{ "InstanceId", "InstanceId" },
+	{ "Status", "Status" },
+	{ "CreatedTime", "CreatedTime" },
+	{ "CompleteTime", "CompleteTime" },
+	{ "ClientId", "ClientId" },
+	{ "RegionId", "" },
+	{ "instanceName", "" },
+};
+
+int hbr_api_describe_backup_jobs2(struct hbr_api_call *call)
+{
+	static const char *const dirs[] = { "DESCEND", "ASCEND" };
+	struct hbr_filters filters = { 0 };
+	struct hbr_cond *conds = NULL;
+	struct hbr_list_req req = { 0 };
+	const char *src, *dir;
+	int64_t page, size, total = 0;
+	json_t *rows = NULL;
+	size_t n = 0;
+	int error;
+
+	if ((error = hbr_param_paging(&page, &size, call->params)) < 0 ||
+	    (error = hbr_param_str(&src, call->params, "SourceType", false, 1,
+	                           32)) < 0 ||
+	    (error = hbr_param_enum(&dir, call->params, "SortDirection", dirs,
+	                            2, "DESCEND")) < 0 ||
+	    (error = hbr_param_filters(&filters, call->params, job_filter_keys,
+	                               HBR_ARRAY_SIZE(job_filter_keys))) < 0)
+		goto out;
+	for (size_t i = 0; i < filters.n; i++)
+		if (!strcmp(filters.conds[i].field, "CompleteTime") &&
+		    (filters.conds[i].op == HBR_OP_IN ||
+		     filters.conds[i].op == HBR_OP_NOT_IN)) {
+			error = hbr_error_set_param(HBR_EINVAL, "Filters",
+			                            "CompleteTime cannot be"
+			                            " used with IN");
+			goto out;
+		}
+	conds = hbr_calloc(filters.n + 1, sizeof(*conds));
+	for (size_t i = 0; i < filters.n; i++)
+		conds[n++] = filters.conds[i];
+	if (src)
+		conds[n++] =
+		        (struct hbr_cond){ "SourceType", HBR_OP_EQ, &src, 1 };
+	req.entity = HBR_ENT_JOB;
+	req.account_id = call->who.account_id;
+	req.conds = conds;
+	req.nconds = n;
+	req.descending = !strcmp(dir, "DESCEND");
+	req.offset = (page - 1) * size;
+	req.limit = size;
+	if ((error = hbr_store_list(&rows, &total, call->store, &req)) < 0)
+		goto out;
+	json_object_set_new(call->out, "BackupJobs",
+	                    json_pack("{s:O}", "BackupJob", rows));
+	json_object_set_new(call->out, "TotalCount", json_integer(total));
+	json_object_set_new(call->out, "PageNumber", json_integer(page));
+	json_object_set_new(call->out, "PageSize", json_integer(size));
+out:
+	json_decref(rows);
+	hbr_free(conds);
+	hbr_filters_release(&filters);
+	return error;
+}

@@ -1,0 +1,253 @@
+/*
+ * CreateBackupPlan, DescribeBackupPlans, ExecuteBackupPlan. A plan names
+ * the protected machine by InstanceId; the client that has that instance
+ * does the work. Only ECS_FILE exists on our own hardware.
+ */
+#include "common.h"
+#include "api/api.h"
+#include "api/api_params.h"
+#include "core/model.h"
+#include "core/schedule.h"
+#include "store/store_resource.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/timeutil.h"
+
+#define PATH_MAX_LEN   4096
+#define JSON_PARAM_MAX 8192
+
+static const char *const source_types[] = { "ECS_FILE" };
+
+/* The vault must exist in the account and be ready for data. */
+static int usable_vault(struct hbr_api_call *call, const char *vault_id)
+{
+	json_t *vault = NULL;
+	int error = hbr_store_get(&vault, call->store, HBR_ENT_VAULT,
+	                          call->who.account_id, vault_id);
+
+	if (error == 0 &&
+	    strcmp(json_string_value(json_object_get(vault, "Status")),
+	           "CREATED"))
+		error = hbr_error_set(
+		        HBR_ECONFLICT, "vault %s is not ready (status %s)",
+		        vault_id,
+		        json_string_value(json_object_get(vault, "Status")));
+	json_decref(vault);
+	return error;
+}
+
+static int set_opt_str(json_t *obj, const char *field, const char *v)
+{
+	if (v)
+		json_object_set_new(obj, field, json_string(v));
+	return 0;
+}
+
+int hbr_api_create_backup_plan(struct hbr_api_call *call)
+{
+	const char *src, *vault_id, *instance_id, *name, *schedule, *include,
+	        *exclude, *options, *speed, *backup_type;
+	static const char *const backup_types[] = { "COMPLETE" };
+	struct hbr_strlist paths = HBR_STRLIST_INIT;
+	struct hbr_schedule sch;
+	char plan_id[HBR_ID_MAX];
+	int64_t retention, keep, now = hbr_time_now();
+	json_t *client = NULL, *plan = NULL, *parr;
+	bool disabled;
+	int error;
+
+	if (!hbr_kvlist_get(call->params, "SourceType"))
+		return hbr_error_set_param(HBR_EMISSING, "SourceType",
+		                           "SourceType is mandatory for this"
+		                           " action.");
+	if ((error = hbr_param_enum(&src, call->params, "SourceType",
+	                            source_types, 1, NULL)) < 0 ||
+	    (error = hbr_param_str(&vault_id, call->params, "VaultId", true, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&instance_id, call->params, "InstanceId",
+	                           true, 1, 128)) < 0 ||
+	    (error = hbr_param_str(&name, call->params, "PlanName", true, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&schedule, call->params, "Schedule", true, 1,
+	                           256)) < 0 ||
+	    (error = hbr_param_int(&retention, call->params, "Retention", false,
+	                           1, 365000, 7)) < 0 ||
+	    (error = hbr_param_int(&keep, call->params, "KeepLatestSnapshots",
+	                           false, 0, 1, 1)) < 0 ||
+	    (error = hbr_param_bool(&disabled, call->params, "Disabled",
+	                            false)) < 0 ||
+	    (error = hbr_param_enum(&backup_type, call->params, "BackupType",
+	                            backup_types, 1, "COMPLETE")) < 0 ||
+	    (error = hbr_param_json_strings(&include, call->params, "Include",
+	                                    JSON_PARAM_MAX)) < 0 ||
+	    (error = hbr_param_json_strings(&exclude, call->params, "Exclude",
+	                                    JSON_PARAM_MAX)) < 0 ||
+	    (error = hbr_param_str(&options, call->params, "Options", false, 0,
+	                           JSON_PARAM_MAX)) < 0 ||
+	    (error = hbr_param_str(&speed, call->params, "SpeedLimit", false, 0,
+	                           1024)) < 0 ||
+	    (error = hbr_param_list(&paths, call->params, "Path", 100,
+	                            PATH_MAX_LEN)) < 0)
+		goto out;
+	if (hbr_schedule_parse(&sch, schedule) < 0) {
+		error = hbr_error_set_param(HBR_EINVAL, "Schedule", "%s",
+		                            hbr_error_msg());
+		goto out;
+	}
+	if (speed && speed[0] && hbr_speed_limit_validate(speed) < 0) {
+		error = hbr_error_set_param(HBR_EINVAL, "SpeedLimit", "%s",
+		                            hbr_error_msg());
+		goto out;
+	}
+	if (paths.n == 0) {
+		error = hbr_error_set_param(HBR_EMISSING, "Path",
+		                            "an ECS_FILE plan needs at least"
+		                            " one Path.N");
+		goto out;
+	}
+	for (size_t i = 0; i < paths.n; i++)
+		if (paths.items[i][0] != '/') {
+			error = hbr_error_set_param(
+			        HBR_EINVAL, "Path",
+			        "Path.%zu '%.128s' is not an absolute path",
+			        i + 1, paths.items[i]);
+			goto out;
+		}
+
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = usable_vault(call, vault_id)) < 0 ||
+	    (error = hbr_api_client_for_instance(&client, call, instance_id)) <
+	            0)
+		goto out;
+	hbr_id_new(plan_id, HBR_ID_PLAN);
+	plan = hbr_model_plan(
+	        plan_id, json_string_value(json_object_get(client, "ClientId")),
+	        instance_id, vault_id, now);
+	json_object_set_new(plan, "PlanName", json_string(name));
+	json_object_set_new(plan, "SourceType", json_string(src));
+	json_object_set_new(plan, "Schedule", json_string(schedule));
+	json_object_set_new(plan, "Retention", json_integer(retention));
+	json_object_set_new(plan, "KeepLatestSnapshots", json_integer(keep));
+	json_object_set_new(plan, "Disabled", json_boolean(disabled));
+	json_object_set_new(plan, "BackupType", json_string(backup_type));
+	set_opt_str(plan, "Include", include);
+	set_opt_str(plan, "Exclude", exclude);
+	set_opt_str(plan, "Options", options);
+	set_opt_str(plan, "SpeedLimit", speed);
+	parr = json_object_get(json_object_get(plan, "Paths"), "Path");
+	for (size_t i = 0; i < paths.n; i++)
+		json_array_append_new(parr, json_string(paths.items[i]));
+	if ((error = hbr_store_insert(call->store, HBR_ENT_PLAN,
+	                              call->who.account_id, plan)) < 0 ||
+	    (error = hbr_store_set(
+	             call->store, HBR_ENT_CLIENT, call->who.account_id,
+	             json_string_value(json_object_get(client, "ClientId")),
+	             "BackupStatus", "PROTECTED")) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+	json_object_set_new(call->out, "PlanId", json_string(plan_id));
+out:
+	hbr_strlist_release(&paths);
+	json_decref(client);
+	json_decref(plan);
+	return error;
+}
+
+/* Lower camel case, as Terraform sends them (hbr-api.md §4.2). */
+static const struct hbr_filter_key plan_filter_keys[] = {
+	{ "planId", "PlanId" },
+	{ "vaultId", "VaultId" },
+	{ "instanceId", "InstanceId" },
+	{ "planName", "PlanName" },
+	{ "sourceType", "SourceType" },
+	{ "clientId", "ClientId" },
+	{ "regionId", "" },
+	{ "instanceName", "" },
+};
+
+int hbr_api_describe_backup_plans(struct hbr_api_call *call)
+{
+	struct hbr_filters filters = { 0 };
+	struct hbr_cond *conds = NULL;
+	struct hbr_list_req req = { 0 };
+	const char *src;
+	int64_t page, size, total = 0;
+	json_t *rows = NULL;
+	size_t n = 0;
+	int error;
+
+	if ((error = hbr_param_paging(&page, &size, call->params)) < 0 ||
+	    (error = hbr_param_str(&src, call->params, "SourceType", false, 1,
+	                           32)) < 0 ||
+	    (error = hbr_param_filters(&filters, call->params, plan_filter_keys,
+	                               HBR_ARRAY_SIZE(plan_filter_keys))) < 0)
+		goto out;
+	conds = hbr_calloc(filters.n + 1, sizeof(*conds));
+	for (size_t i = 0; i < filters.n; i++)
+		conds[n++] = filters.conds[i];
+	if (src)
+		conds[n++] =
+		        (struct hbr_cond){ "SourceType", HBR_OP_EQ, &src, 1 };
+	req.entity = HBR_ENT_PLAN;
+	req.account_id = call->who.account_id;
+	req.conds = conds;
+	req.nconds = n;
+	req.descending = true;
+	req.offset = (page - 1) * size;
+	req.limit = size;
+	if ((error = hbr_store_list(&rows, &total, call->store, &req)) < 0)
+		goto out;
+	json_object_set_new(call->out, "BackupPlans",
+	                    json_pack("{s:O}", "BackupPlan", rows));
+	json_object_set_new(call->out, "TotalCount", json_integer(total));
+	json_object_set_new(call->out, "PageNumber", json_integer(page));
+	json_object_set_new(call->out, "PageSize", json_integer(size));
+out:
+	json_decref(rows);
+	hbr_free(conds);
+	hbr_filters_release(&filters);
+	return error;
+}
+
+int hbr_api_execute_backup_plan(struct hbr_api_call *call)
+{
+	const char *plan_id, *field;
+	char job_id[HBR_ID_MAX];
+	json_t *plan = NULL, *job = NULL;
+	int64_t now = hbr_time_now();
+	int error;
+
+	if ((error = hbr_param_str(&plan_id, call->params, "PlanId", true, 1,
+	                           64)) < 0)
+		return error;
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = hbr_store_get(&plan, call->store, HBR_ENT_PLAN,
+	                           call->who.account_id, plan_id)) < 0)
+		goto out;
+	hbr_id_new(job_id, HBR_ID_JOB);
+	job = hbr_model_job(
+	        job_id, json_string_value(json_object_get(plan, "ClientId")),
+	        json_string_value(json_object_get(plan, "InstanceId")),
+	        json_string_value(json_object_get(plan, "VaultId")), plan_id,
+	        now);
+	/* The job carries the plan's settings as they were when it ran. */
+	const char *copy[] = { "SourceType", "BackupType", "Include",
+		               "Exclude",    "Options",    "SpeedLimit",
+		               "Retention",  "Paths" };
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(copy); i++) {
+		field = copy[i];
+		json_object_set(job, field, json_object_get(plan, field));
+	}
+	json_object_set_new(job, "JobName",
+	                    json_string(json_string_value(
+	                            json_object_get(plan, "PlanName"))));
+	if ((error = hbr_store_insert(call->store, HBR_ENT_JOB,
+	                              call->who.account_id, job)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+	json_object_set_new(call->out, "JobId", json_string(job_id));
+out:
+	json_decref(plan);
+	json_decref(job);
+	return error;
+}

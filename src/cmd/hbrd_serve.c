@@ -1,0 +1,130 @@
+/* hbrd serve: run the API until SIGTERM/SIGINT, then drain and exit 0. */
+#include "common.h"
+#include <pthread.h>
+#include <signal.h>
+#include "api/api.h"
+#include "cmd/hbrd.h"
+#include "gc/gc_purger.h"
+#include "http/http_server.h"
+#include "util/alloc.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define GRACE_S 30
+
+int hbrd_cmd_init(const struct hbrd_options *opts)
+{
+	struct hbr_store *s = NULL;
+	char *json = NULL;
+	bool created;
+	int rc = 1;
+
+	if (hbrd_open_store(&s, opts) < 0)
+		return 1;
+	if (hbrd_init_root(&json, s, opts, &created) == 0) {
+		printf("%s\n", json);
+		rc = 0;
+	}
+	free(json); /* jansson's allocation */
+	hbr_store_close(s);
+	return rc;
+}
+
+static int split_listen(char *host, size_t size, uint16_t *port,
+                        const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	unsigned long p;
+	char *end;
+
+	if (!colon || (size_t)(colon - listen) >= size)
+		return -1;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || p > 65535)
+		return -1;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int hbrd_cmd_serve(const struct hbrd_options *opts)
+{
+	struct hbr_api_config cfg = { 0 };
+	struct hbr_http_limits limits = { 0 };
+	struct hbr_http_server *http = NULL;
+	struct hbr_purger *purger = NULL;
+	struct hbr_api *api = NULL;
+	struct hbr_store *s = NULL;
+	char host[64], *creds = NULL;
+	uint16_t port;
+	sigset_t sigs;
+	bool created;
+	int sig = 0, rc = 1;
+
+	if (opts->verbose)
+		hbr_log_set_level(HBR_LOG_DEBUG);
+	if (split_listen(host, sizeof(host), &port, opts->listen) < 0) {
+		fprintf(stderr, "hbrd: --listen wants HOST:PORT, not '%s'\n",
+		        opts->listen);
+		return 2;
+	}
+	/* Block the stop signals before any thread starts, so only the
+	 * sigwait below receives them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (hbrd_open_store(&s, opts) < 0)
+		return 1;
+	if (hbrd_init_root(&creds, s, opts, &created) < 0)
+		goto out;
+	hbr_log_info("%s root credentials: %s/root-credentials.json",
+	             created ? "created the first account;" : "account ready;",
+	             opts->data_dir);
+	hbr_store_close(s);
+	s = NULL;
+
+	cfg.data_dir = opts->data_dir;
+	cfg.store_url = opts->store_url;
+	cfg.region = opts->region;
+	cfg.store_conns = opts->threads + 1;
+	if (hbr_api_open(&api, &cfg) < 0) {
+		hbrd_fail("start");
+		goto out;
+	}
+	if (hbr_purger_start(&purger, api->pool) < 0) {
+		hbrd_fail("start");
+		goto out;
+	}
+	limits.max_body = 1 << 20;
+	limits.max_params = 1000;
+	limits.max_header_bytes = 64 * 1024;
+	limits.idle_timeout_s = 60;
+	limits.threads = opts->threads;
+	if (hbr_http_start(&http, host, port, &limits, hbr_api_handle, api) <
+	    0) {
+		hbrd_fail("listen");
+		goto out;
+	}
+	hbr_log_info("listening on %s:%u (data %s, store %s)", host,
+	             (unsigned)hbr_http_port(http), opts->data_dir,
+	             opts->store_url);
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	hbr_log_info("signal %d: finishing requests in progress", sig);
+	hbr_http_stop(http, GRACE_S);
+	http = NULL;
+	rc = 0;
+out:
+	hbr_http_stop(http, 0);
+	hbr_purger_stop(purger);
+	hbr_api_close(api);
+	hbr_store_close(s);
+	free(creds); /* jansson's allocation */
+	if (rc == 0)
+		hbr_log_info("stopped");
+	return rc;
+}

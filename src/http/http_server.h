@@ -1,0 +1,56 @@
+/*
+ * The HTTP front: libmicrohttpd with an epoll thread pool, turning each
+ * request into a struct hbr_http_request (decoded query, lower-cased
+ * headers, the raw de-chunked body) and handing it to one handler.
+ * No business logic and no error format lives here: when a limit is hit
+ * the handler still runs, with `error` set, and answers as it likes.
+ */
+#ifndef HBR_HTTP_SERVER_H
+#define HBR_HTTP_SERVER_H
+
+#include "common.h"
+#include "util/buf.h"
+#include "util/kvlist.h"
+
+struct hbr_http_request {
+	const char *method; /* "GET", "POST", ... */
+	const char *path; /* the URI path, without the query */
+	struct hbr_kvlist query; /* decoded URL query parameters */
+	struct hbr_kvlist headers; /* names lower-cased */
+	struct hbr_buf body; /* raw body, capped */
+	char peer_ip[64];
+	bool secure; /* arrived over TLS (never, for now) */
+	int error; /* 0, or HBR_ETOOBIG / HBR_EINVAL: input refused */
+	char error_msg[256];
+};
+
+struct hbr_http_response {
+	int status;
+	struct hbr_buf body;
+	const char *content_type; /* static string */
+};
+
+typedef void hbr_http_handler_cb(struct hbr_http_response *resp,
+                                 const struct hbr_http_request *req,
+                                 void *payload);
+
+struct hbr_http_limits {
+	size_t max_body; /* bytes */
+	size_t max_params; /* query parameters */
+	size_t max_header_bytes; /* per connection, all headers */
+	unsigned idle_timeout_s; /* idle keep-alive connections close */
+	unsigned threads; /* worker threads */
+};
+
+struct hbr_http_server;
+
+/* Listen on host:port (port 0 picks one). HBR_EIO when it cannot. */
+int hbr_http_start(struct hbr_http_server **out, const char *host,
+                   uint16_t port, const struct hbr_http_limits *limits,
+                   hbr_http_handler_cb *cb, void *payload);
+uint16_t hbr_http_port(const struct hbr_http_server *srv);
+/* Stop accepting, let requests in progress finish (up to grace_s
+ * seconds), then close everything. NULL is a no-op. */
+void hbr_http_stop(struct hbr_http_server *srv, unsigned grace_s);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * Versioned schema migrations. Each entry brings the schema from version
+ * i to i+1 inside one transaction; entries are never edited once
+ * released, only appended.
+ *
+ * Deletion model (docs/DELETION.md): plans, jobs and snapshots carry the
+ * `epoch` of their client at creation. DeleteBackupClientResource bumps
+ * the client's epoch, which deletes every older row from the API's point
+ * of view at once (the live_* views join on it); store_purge.c then
+ * removes the dead rows in small batches and queues what the snapshots
+ * stored for space reclamation. `purge_pending` records which clients
+ * have dead rows, so that work is found in proportion to what was deleted.
+ */
+#include "common.h"
+#include "store/store.h"
+#include "util/error.h"
+#include "util/timeutil.h"
+
+static const char *const migrations[] = {
+	/* 1: accounts, RAM, resources, audit */
+	"CREATE TABLE accounts ("
+	" account_id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+	" created_time INTEGER NOT NULL);"
+	"CREATE TABLE users ("
+	" user_id TEXT PRIMARY KEY,"
+	" account_id TEXT NOT NULL REFERENCES accounts(account_id),"
+	" name TEXT NOT NULL, created_time INTEGER NOT NULL,"
+	" UNIQUE (account_id, name));"
+	"CREATE TABLE access_keys ("
+	" access_key_id TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+	" account_id TEXT NOT NULL REFERENCES accounts(account_id),"
+	" user_id TEXT REFERENCES users(user_id),"
+	" status TEXT NOT NULL DEFAULT 'Active',"
+	" created_time INTEGER NOT NULL);"
+	"CREATE INDEX access_keys_user ON access_keys(user_id);"
+	"CREATE TABLE user_policies ("
+	" user_id TEXT NOT NULL REFERENCES users(user_id),"
+	" name TEXT NOT NULL, document TEXT NOT NULL,"
+	" PRIMARY KEY (user_id, name));"
+	"CREATE TABLE vaults ("
+	" vault_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+	" name TEXT NOT NULL, region TEXT NOT NULL, vault_type TEXT NOT NULL,"
+	" status TEXT NOT NULL, created_time INTEGER NOT NULL,"
+	" updated_time INTEGER NOT NULL, doc TEXT NOT NULL);"
+	"CREATE INDEX vaults_account ON vaults(account_id, created_time);"
+	"CREATE TABLE clients ("
+	" client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+	" instance_id TEXT NOT NULL, client_type TEXT NOT NULL,"
+	" status TEXT NOT NULL, backup_status TEXT NOT NULL,"
+	" epoch INTEGER NOT NULL DEFAULT 1,"
+	" created_time INTEGER NOT NULL, updated_time INTEGER NOT NULL,"
+	" last_heartbeat INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL,"
+	" UNIQUE (account_id, instance_id));"
+	"CREATE INDEX clients_account ON clients(account_id, created_time);"
+	"CREATE TABLE tasks ("
+	" task_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+	" name TEXT NOT NULL, created_time INTEGER NOT NULL,"
+	" updated_time INTEGER NOT NULL, completed_time INTEGER,"
+	" description TEXT NOT NULL, progress INTEGER NOT NULL,"
+	" result TEXT NOT NULL, doc TEXT NOT NULL);"
+	"CREATE TABLE plans ("
+	" plan_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+	" client_id TEXT NOT NULL REFERENCES clients(client_id),"
+	" epoch INTEGER NOT NULL, vault_id TEXT NOT NULL,"
+	" instance_id TEXT NOT NULL, source_type TEXT NOT NULL,"
+	" plan_name TEXT NOT NULL, disabled INTEGER NOT NULL,"
+	" created_time INTEGER NOT NULL, updated_time INTEGER NOT NULL,"
+	" doc TEXT NOT NULL);"
+	"CREATE INDEX plans_client ON plans(client_id, epoch);"
+	"CREATE INDEX plans_account ON plans(account_id, created_time);"
+	"CREATE TABLE jobs ("
+	" job_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+	" client_id TEXT NOT NULL REFERENCES clients(client_id),"
+	" epoch INTEGER NOT NULL, plan_id TEXT, vault_id TEXT NOT NULL,"
+	" instance_id TEXT NOT NULL, source_type TEXT NOT NULL,"
+	" status TEXT NOT NULL, created_time INTEGER NOT NULL,"
+	" updated_time INTEGER NOT NULL, complete_time INTEGER,"
+	" doc TEXT NOT NULL);"
+	"CREATE INDEX jobs_client ON jobs(client_id, epoch);"
+	"CREATE INDEX jobs_account ON jobs(account_id, created_time);"
+	"CREATE TABLE snapshots ("
+	" snapshot_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+	" client_id TEXT NOT NULL REFERENCES clients(client_id),"
+	" epoch INTEGER NOT NULL, vault_id TEXT NOT NULL, plan_id TEXT,"
+	" job_id TEXT, instance_id TEXT NOT NULL,"
+	" source_type TEXT NOT NULL, status TEXT NOT NULL,"
+	" created_time INTEGER NOT NULL, complete_time INTEGER,"
+	" actual_bytes INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL);"
+	"CREATE INDEX snapshots_client ON snapshots(client_id, epoch);"
+	"CREATE INDEX snapshots_vault ON snapshots(vault_id, created_time);"
+	"CREATE TABLE restore_jobs ("
+	" restore_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,"
+	" snapshot_id TEXT NOT NULL, source_client_id TEXT NOT NULL,"
+	" vault_id TEXT NOT NULL, target_instance_id TEXT NOT NULL,"
+	" status TEXT NOT NULL, created_time INTEGER NOT NULL,"
+	" updated_time INTEGER NOT NULL, doc TEXT NOT NULL);"
+	"CREATE INDEX restore_jobs_source ON restore_jobs(source_client_id,"
+	" status);"
+	"CREATE TABLE purge_pending ("
+	" client_id TEXT PRIMARY KEY, below_epoch INTEGER NOT NULL);"
+	"CREATE TABLE gc_queue ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, vault_id TEXT NOT NULL,"
+	" snapshot_id TEXT NOT NULL, client_id TEXT NOT NULL,"
+	" actual_bytes INTEGER NOT NULL, doc TEXT NOT NULL,"
+	" enqueued_time INTEGER NOT NULL);"
+	"CREATE TABLE audit_log ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+	" request_id TEXT NOT NULL, account_id TEXT, principal TEXT,"
+	" access_key_id TEXT, source_ip TEXT, action TEXT NOT NULL,"
+	" client_ids TEXT, code TEXT NOT NULL,"
+	" plans_deleted INTEGER NOT NULL DEFAULT 0,"
+	" jobs_deleted INTEGER NOT NULL DEFAULT 0,"
+	" snapshots_deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE VIEW live_plans AS SELECT p.* FROM plans p"
+	" JOIN clients c ON c.client_id = p.client_id AND c.epoch = p.epoch;"
+	"CREATE VIEW live_jobs AS SELECT j.* FROM jobs j"
+	" JOIN clients c ON c.client_id = j.client_id AND c.epoch = j.epoch;"
+	"CREATE VIEW live_snapshots AS SELECT s.* FROM snapshots s"
+	" JOIN clients c ON c.client_id = s.client_id AND c.epoch = s.epoch;",
+};
+
+int hbr_store_schema_version(int64_t *out, struct hbr_store *s)
+{
+	return hbr_store_count(out, s,
+	                       "SELECT COALESCE(MAX(version), 0)"
+	                       " FROM schema_version",
+	                       NULL);
+}
+
+int hbr_store_migrate(struct hbr_store *s)
+{
+	int64_t have = 0;
+	int error;
+
+	if ((error = s->ops->exec(s, "CREATE TABLE IF NOT EXISTS"
+	                             " schema_version (version INTEGER"
+	                             " PRIMARY KEY, applied INTEGER)")) < 0)
+		return error;
+	if ((error = hbr_store_schema_version(&have, s)) < 0)
+		return error;
+	if (have > (int64_t)HBR_ARRAY_SIZE(migrations))
+		return hbr_error_set(HBR_EIO,
+		                     "database schema v%lld is newer than"
+		                     " this hbrd (v%zu)",
+		                     (long long)have,
+		                     HBR_ARRAY_SIZE(migrations));
+	for (size_t v = (size_t)have; v < HBR_ARRAY_SIZE(migrations); v++) {
+		if ((error = hbr_store_begin(s)) < 0)
+			return error;
+		/* Another process may have migrated while we waited for
+		 * the write lock. */
+		if ((error = hbr_store_schema_version(&have, s)) < 0)
+			goto fail;
+		if ((size_t)have > v)
+			goto next;
+		if ((error = s->ops->exec(s, migrations[v])) < 0 ||
+		    (error = hbr_store_execf(s,
+		                             "INSERT INTO schema_version"
+		                             " VALUES (?, ?)",
+		                             "ii", (int64_t)v + 1,
+		                             hbr_time_now())) < 0)
+			goto fail;
+	next:
+		if ((error = hbr_store_commit(s)) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	return error;
+}

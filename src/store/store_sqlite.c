@@ -1,0 +1,237 @@
+/*
+ * The SQLite driver: WAL mode, synchronous=FULL so a commit is on disk
+ * before it returns, a busy timeout so concurrent writers queue instead
+ * of failing, and a per-connection statement cache because preparing is a
+ * large part of a point query's cost.
+ */
+#include "common.h"
+#include <sqlite3.h>
+#include "store/store.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+#define CACHE_SIZE      96
+#define BUSY_TIMEOUT_MS 30000
+
+struct sqlite_stmt;
+
+struct sqlite_store {
+	struct hbr_store base; /* must be first */
+	sqlite3 *db;
+	struct sqlite_stmt *cache[CACHE_SIZE];
+	size_t ncache;
+};
+
+struct sqlite_stmt {
+	struct hbr_stmt base; /* must be first */
+	struct sqlite_store *owner;
+	sqlite3_stmt *st;
+	char *sql; /* cache key */
+	bool in_use;
+};
+
+static const struct hbr_store_ops sqlite_ops;
+
+static int fail(struct sqlite_store *s, const char *what)
+{
+	int rc = sqlite3_extended_errcode(s->db);
+	int code = HBR_EIO;
+
+	if (rc == SQLITE_CONSTRAINT_UNIQUE ||
+	    rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		code = HBR_EEXISTS;
+	else if ((rc & 0xff) == SQLITE_BUSY)
+		code = HBR_EUNAVAIL;
+	return hbr_error_set(code, "sqlite %s: %s", what,
+	                     sqlite3_errmsg(s->db));
+}
+
+static int lite_exec(struct hbr_store *base, const char *sql)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return fail(s, "exec");
+	return 0;
+}
+
+static int lite_prepare(struct hbr_stmt **out, struct hbr_store *base,
+                        const char *sql)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct sqlite_stmt *c;
+	sqlite3_stmt *st;
+
+	for (size_t i = 0; i < s->ncache; i++) {
+		c = s->cache[i];
+		if (!c->in_use && !strcmp(c->sql, sql)) {
+			c->in_use = true;
+			*out = (struct hbr_stmt *)c;
+			return 0;
+		}
+	}
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s, "prepare");
+	c = hbr_calloc(1, sizeof(*c));
+	c->base.ops = &sqlite_ops;
+	c->owner = s;
+	c->st = st;
+	c->sql = hbr_strdup(sql);
+	c->in_use = true;
+	if (s->ncache < CACHE_SIZE)
+		s->cache[s->ncache++] = c;
+	*out = (struct hbr_stmt *)c;
+	return 0;
+}
+
+static int lite_bind_text(struct hbr_stmt *st, int idx, const char *v)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+	int rc = v ? sqlite3_bind_text(c->st, idx, v, -1, SQLITE_TRANSIENT) :
+	             sqlite3_bind_null(c->st, idx);
+
+	return rc == SQLITE_OK ? 0 : fail(c->owner, "bind");
+}
+
+static int lite_bind_int64(struct hbr_stmt *st, int idx, int64_t v)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+
+	if (sqlite3_bind_int64(c->st, idx, v) != SQLITE_OK)
+		return fail(c->owner, "bind");
+	return 0;
+}
+
+static int lite_bind_null(struct hbr_stmt *st, int idx)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+
+	if (sqlite3_bind_null(c->st, idx) != SQLITE_OK)
+		return fail(c->owner, "bind");
+	return 0;
+}
+
+static int lite_step(struct hbr_stmt *st)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+	int rc = sqlite3_step(c->st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return fail(c->owner, "step");
+}
+
+static const char *lite_col_text(struct hbr_stmt *st, int col)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+
+	return (const char *)sqlite3_column_text(c->st, col);
+}
+
+static int64_t lite_col_int64(struct hbr_stmt *st, int col)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+
+	return sqlite3_column_int64(c->st, col);
+}
+
+static void lite_finalize(struct hbr_stmt *st)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+	struct sqlite_store *s;
+
+	if (!c)
+		return;
+	s = c->owner;
+	sqlite3_reset(c->st);
+	sqlite3_clear_bindings(c->st);
+	c->in_use = false;
+	for (size_t i = 0; i < s->ncache; i++)
+		if (s->cache[i] == c)
+			return;
+	sqlite3_finalize(c->st);
+	hbr_free(c->sql);
+	hbr_free(c);
+}
+
+static int lite_begin(struct hbr_store *base)
+{
+	/* IMMEDIATE takes the write lock now, so a transaction never fails
+	 * half-way with SQLITE_BUSY on its first write. */
+	return lite_exec(base, "BEGIN IMMEDIATE");
+}
+
+static int lite_commit(struct hbr_store *base)
+{
+	return lite_exec(base, "COMMIT");
+}
+
+static void lite_rollback(struct hbr_store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	if (!sqlite3_get_autocommit(s->db))
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void lite_close(struct hbr_store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	for (size_t i = 0; i < s->ncache; i++) {
+		sqlite3_finalize(s->cache[i]->st);
+		hbr_free(s->cache[i]->sql);
+		hbr_free(s->cache[i]);
+	}
+	sqlite3_close(s->db);
+	hbr_free(s);
+}
+
+static const struct hbr_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.exec = lite_exec,
+	.prepare = lite_prepare,
+	.bind_text = lite_bind_text,
+	.bind_int64 = lite_bind_int64,
+	.bind_null = lite_bind_null,
+	.step = lite_step,
+	.col_text = lite_col_text,
+	.col_int64 = lite_col_int64,
+	.finalize = lite_finalize,
+	.begin = lite_begin,
+	.commit = lite_commit,
+	.rollback = lite_rollback,
+	.close = lite_close,
+};
+
+int hbr_store_sqlite_open(struct hbr_store **out, const char *path)
+{
+	struct sqlite_store *s = hbr_calloc(1, sizeof(*s));
+	int error;
+
+	s->base.ops = &sqlite_ops;
+	if (sqlite3_open_v2(path, &s->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                            SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		error = hbr_error_set(HBR_EIO, "open database '%s': %s", path,
+		                      sqlite3_errmsg(s->db));
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	/* WAL lets readers run beside the one writer; FULL makes every
+	 * commit durable before the API answers. */
+	if ((error = lite_exec(&s->base, "PRAGMA journal_mode=WAL;"
+	                                 "PRAGMA synchronous=FULL;"
+	                                 "PRAGMA foreign_keys=ON;"
+	                                 "PRAGMA temp_store=MEMORY;"
+	                                 "PRAGMA cache_size=-16384;")) < 0)
+		goto out;
+	*out = &s->base;
+	return 0;
+out:
+	lite_close(&s->base);
+	return error;
+}

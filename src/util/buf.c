@@ -1,0 +1,109 @@
+/* Growable, capped byte buffer. */
+#include "common.h"
+#include <stdarg.h>
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+void hbr_buf_init(struct hbr_buf *b, size_t max)
+{
+	b->ptr = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void hbr_buf_release(struct hbr_buf *b)
+{
+	hbr_free(b->ptr);
+	b->ptr = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void hbr_buf_clear(struct hbr_buf *b)
+{
+	b->len = 0;
+	if (b->ptr)
+		b->ptr[0] = '\0';
+}
+
+static int reserve(struct hbr_buf *b, size_t extra)
+{
+	size_t want;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		return hbr_error_set(HBR_ETOOBIG, "buffer size overflow");
+	want = b->len + extra + 1;
+	if (b->max && want - 1 > b->max)
+		return hbr_error_set(HBR_ETOOBIG,
+		                     "input larger than the limit of %zu bytes",
+		                     b->max);
+	if (want > b->cap) {
+		size_t n = b->cap ? b->cap : 64;
+		while (n < want)
+			n *= 2;
+		b->ptr = hbr_realloc(b->ptr, n);
+		b->cap = n;
+	}
+	return 0;
+}
+
+int hbr_buf_put(struct hbr_buf *b, const void *data, size_t len)
+{
+	int error;
+
+	if ((error = reserve(b, len)) < 0)
+		return error;
+	if (len)
+		memcpy(b->ptr + b->len, data, len);
+	b->len += len;
+	b->ptr[b->len] = '\0';
+	return 0;
+}
+
+int hbr_buf_puts(struct hbr_buf *b, const char *s)
+{
+	return hbr_buf_put(b, s, strlen(s));
+}
+
+int hbr_buf_putc(struct hbr_buf *b, char c)
+{
+	return hbr_buf_put(b, &c, 1);
+}
+
+int hbr_buf_printf(struct hbr_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, error;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return hbr_error_set(HBR_ERROR, "bad format '%s'", fmt);
+	if ((error = reserve(b, (size_t)n)) < 0)
+		return error;
+	va_start(ap, fmt);
+	(void)vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+const char *hbr_buf_cstr(const struct hbr_buf *b)
+{
+	return b->ptr ? b->ptr : "";
+}
+
+char *hbr_buf_detach(struct hbr_buf *b, size_t *len_out)
+{
+	char *p = b->ptr ? b->ptr : hbr_strdup("");
+
+	if (len_out)
+		*len_out = b->len;
+	b->ptr = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return p;
+}

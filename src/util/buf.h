@@ -1,0 +1,36 @@
+/*
+ * A growable byte buffer, always NUL-terminated so text can be used as a
+ * C string. `max` (0 = unlimited) caps growth for buffers fed from outside:
+ * an append past it fails with HBR_ETOOBIG and leaves the buffer as it was.
+ */
+#ifndef HBR_UTIL_BUF_H
+#define HBR_UTIL_BUF_H
+
+#include "common.h"
+
+struct hbr_buf {
+	char *ptr; /* owned; "" when empty, never NULL after first use */
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+#define HBR_BUF_INIT          \
+	{                     \
+		NULL, 0, 0, 0 \
+	}
+
+void hbr_buf_init(struct hbr_buf *b, size_t max);
+void hbr_buf_release(struct hbr_buf *b);
+void hbr_buf_clear(struct hbr_buf *b); /* keeps memory and max */
+int hbr_buf_put(struct hbr_buf *b, const void *data, size_t len);
+int hbr_buf_puts(struct hbr_buf *b, const char *s);
+int hbr_buf_putc(struct hbr_buf *b, char c);
+int hbr_buf_printf(struct hbr_buf *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* The contents as a C string; "" for an untouched buffer. Borrowed. */
+const char *hbr_buf_cstr(const struct hbr_buf *b);
+/* Hand the memory to the caller (who frees it); the buffer is reset. */
+char *hbr_buf_detach(struct hbr_buf *b, size_t *len_out);
+
+#endif

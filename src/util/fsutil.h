@@ -1,0 +1,18 @@
+/* Filesystem helpers that make writes durable. */
+#ifndef HBR_UTIL_FSUTIL_H
+#define HBR_UTIL_FSUTIL_H
+
+#include "common.h"
+#include <sys/types.h>
+
+/* mkdir -p with mode for each created directory. HBR_EIO on failure. */
+int hbr_fs_mkdirs(const char *path, mode_t mode);
+/* Replace path with data durably: write a temporary file, fsync it,
+ * rename it over path, fsync the directory. A crash leaves either the
+ * old file or the new one, never a torn one. */
+int hbr_fs_write_atomic(const char *path, const void *data, size_t len,
+                        mode_t mode);
+/* Read a whole file of at most max bytes (caller frees *out). */
+int hbr_fs_read(char **out, size_t *len_out, const char *path, size_t max);
+
+#endif

@@ -1,0 +1,103 @@
+/* RFC 3986 percent-encoding and form/query parsing. */
+#include "common.h"
+#include "util/error.h"
+#include "util/urlenc.h"
+
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+	       c == '~';
+}
+
+int hbr_url_encode(struct hbr_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int error;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (unreserved(c)) {
+			error = hbr_buf_putc(out, (char)c);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			error = hbr_buf_put(out, e, 3);
+		}
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hbr_url_decode(struct hbr_buf *out, const char *s, size_t len,
+                   bool plus_is_space)
+{
+	int error = 0;
+
+	for (size_t i = 0; i < len && error == 0; i++) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			char c = (char)(hexval(s[i + 1]) << 4 |
+			                hexval(s[i + 2]));
+			error = hbr_buf_putc(out, c);
+			i += 2;
+		} else if (s[i] == '+' && plus_is_space) {
+			error = hbr_buf_putc(out, ' ');
+		} else {
+			error = hbr_buf_putc(out, s[i]);
+		}
+	}
+	return error;
+}
+
+int hbr_form_parse(struct hbr_kvlist *out, const char *s, size_t len,
+                   size_t max_params)
+{
+	struct hbr_buf k = HBR_BUF_INIT, v = HBR_BUF_INIT;
+	size_t i = 0;
+	int error = 0;
+
+	while (i < len) {
+		size_t end = i, eq;
+		while (end < len && s[end] != '&')
+			end++;
+		if (end > i) {
+			eq = i;
+			while (eq < end && s[eq] != '=')
+				eq++;
+			if (out->n >= max_params) {
+				error = hbr_error_set(
+				        HBR_ETOOBIG, "more than %zu parameters",
+				        max_params);
+				goto out;
+			}
+			hbr_buf_clear(&k);
+			hbr_buf_clear(&v);
+			if ((error = hbr_url_decode(&k, s + i, eq - i, true)) <
+			    0)
+				goto out;
+			if (eq < end &&
+			    (error = hbr_url_decode(&v, s + eq + 1,
+			                            end - eq - 1, true)) < 0)
+				goto out;
+			hbr_kvlist_add(out, hbr_buf_cstr(&k), k.len,
+			               hbr_buf_cstr(&v), v.len);
+		}
+		i = end + 1;
+	}
+out:
+	hbr_buf_release(&k);
+	hbr_buf_release(&v);
+	return error;
+}
