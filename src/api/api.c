@@ -196,6 +196,24 @@ void hbr_api_principal_name(char *out, size_t size,
 		out[0] = '\0';
 }
 
+int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
+		      const char *field, const char *wrapper,
+		      const struct hbr_list_req *req)
+{
+	int error;
+
+	hbr_buf_clear(&call->raw);
+	if (wrapper && (error = hbr_buf_printf(&call->raw, "{\"%s\":",
+					       wrapper)) < 0)
+		return error;
+	if ((error = hbr_store_list_text(&call->raw, total_out, call->store,
+					 req)) < 0 ||
+	    (wrapper && (error = hbr_buf_putc(&call->raw, '}')) < 0))
+		return error;
+	call->raw_field = field;
+	return 0;
+}
+
 static void audit(struct hbr_api_call *call, const struct action *a,
                   const char *code)
 {
@@ -266,6 +284,13 @@ static void envelope(struct hbr_http_response *resp, struct hbr_api_call *call,
 	text = json_dumps(o, JSON_COMPACT);
 	(void)hbr_buf_puts(&resp->body, text ? text : "{}");
 	free(text); /* jansson's allocation */
+	/* Splice a pre-built field in before the closing brace. */
+	if (error == 0 && call->raw_field && resp->body.len > 1) {
+		resp->body.len--;
+		(void)hbr_buf_printf(&resp->body, ",\"%s\":", call->raw_field);
+		(void)hbr_buf_put(&resp->body, call->raw.ptr, call->raw.len);
+		(void)hbr_buf_putc(&resp->body, '}');
+	}
 }
 
 void hbr_api_handle(struct hbr_http_response *resp,
@@ -296,6 +321,7 @@ void hbr_api_handle(struct hbr_http_response *resp,
 	if (call.store)
 		hbr_store_pool_put(call.api->pool, call.store);
 	json_decref(call.out);
+	hbr_buf_release(&call.raw);
 	json_decref(p.denied);
 	hbr_free((char *)call.audit_client_ids);
 	hbr_kvlist_release(&p.form);

@@ -13,6 +13,8 @@
 #include "core/principal.h"
 #include "http/http_server.h"
 #include "store/store.h"
+#include "store/store_resource.h"
+#include "util/buf.h"
 #include "util/kvlist.h"
 
 #define HBR_API_VERSION  "2017-09-08"
@@ -45,6 +47,10 @@ struct hbr_api_call {
 	const char *source_ip;
 	char request_id[37];
 	json_t *out; /* the action adds its response fields here */
+	/* Optionally one more field whose value is JSON text already
+	 * (list responses built by hbr_store_list_text). */
+	const char *raw_field;
+	struct hbr_buf raw;
 	/* Filled by actions that delete, for the audit log. */
 	int64_t plans_deleted, jobs_deleted, snapshots_deleted;
 	const char *audit_client_ids; /* JSON text, owned by the action */
@@ -69,6 +75,13 @@ void hbr_api_principal_name(char *out, size_t size,
  * HBR_ENOCLIENT naming the instance when there is none. */
 int hbr_api_client_for_instance(json_t **out, struct hbr_api_call *call,
                                 const char *instance_id);
+
+/* Answer with the rows of req as field `field`, wrapped as
+ * {"<wrapper>": [...]} when wrapper is not NULL (HBR's Vaults.Vault[]
+ * shape) or as a bare array. *total_out is the count without paging. */
+int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
+		      const char *field, const char *wrapper,
+		      const struct hbr_list_req *req);
 
 /* Actions, one per resource file. */
 hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults;

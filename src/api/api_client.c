@@ -173,11 +173,13 @@ int hbr_api_describe_backup_clients(struct hbr_api_call *call)
 	req.offset = (page - 1) * size;
 	req.limit = size;
 	/* An empty ClientIds/InstanceIds list matches nothing. */
-	if ((cids.present && cids.n == 0) || (iids.present && iids.n == 0))
-		req.limit = 0, rows = json_array();
-	else if ((error = hbr_store_list(&rows, &total, call->store, &req)) < 0)
+	if ((cids.present && cids.n == 0) || (iids.present && iids.n == 0)) {
+		rows = json_array();
+		json_object_set(call->out, "Clients", rows);
+	} else if ((error = hbr_api_list_into(&total, call, "Clients", NULL,
+					      &req)) < 0) {
 		goto out;
-	json_object_set(call->out, "Clients", rows);
+	}
 	json_object_set_new(call->out, "TotalCount", json_integer(total));
 	json_object_set_new(call->out, "PageNumber", json_integer(page));
 	json_object_set_new(call->out, "PageSize", json_integer(size));

@@ -138,10 +138,9 @@ int hbr_api_describe_backup_jobs2(struct hbr_api_call *call)
 	req.descending = !strcmp(dir, "DESCEND");
 	req.offset = (page - 1) * size;
 	req.limit = size;
-	if ((error = hbr_store_list(&rows, &total, call->store, &req)) < 0)
+	if ((error = hbr_api_list_into(&total, call, "BackupJobs", "BackupJob",
+				       &req)) < 0)
 		goto out;
-	json_object_set_new(call->out, "BackupJobs",
-	                    json_pack("{s:O}", "BackupJob", rows));
 	json_object_set_new(call->out, "TotalCount", json_integer(total));
 	json_object_set_new(call->out, "PageNumber", json_integer(page));
 	json_object_set_new(call->out, "PageSize", json_integer(size));

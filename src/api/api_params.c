@@ -209,13 +209,25 @@ static int list_comma(struct hbr_strlist *l, const char *name, const char *v,
 	}
 }
 
-/* Name.N entries, ordered by N. */
+struct flat {
+	long idx;
+	const char *val;
+};
+
+static int cmp_flat(const void *a, const void *b)
+{
+	const struct flat *x = a, *y = b;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Name.N entries, ordered by N; a repeated N keeps the last value. Most
+ * requests have none, so nothing is allocated until one is seen. */
 static int list_flat(struct hbr_strlist *l, const struct hbr_kvlist *params,
                      const char *name, size_t max_items, size_t max_len)
 {
-	size_t nlen = strlen(name), found = 0;
-	const char *slot[MAX_FLAT_INDEX + 1] = { 0 };
-	int error;
+	size_t nlen = strlen(name), n = 0, cap = 0, found = 0;
+	struct flat *f = NULL;
+	int error = 0;
 
 	for (size_t i = 0; i < params->n; i++) {
 		const char *k = params->items[i].key;
@@ -225,29 +237,46 @@ static int list_flat(struct hbr_strlist *l, const struct hbr_kvlist *params,
 			continue;
 		errno = 0;
 		idx = strtol(k + nlen + 1, &end, 10);
-		if (errno || *end || idx < 1 || idx > MAX_FLAT_INDEX)
-			return hbr_error_set_param(
+		if (errno || *end || idx < 1 || idx > MAX_FLAT_INDEX) {
+			error = hbr_error_set_param(
 			        HBR_EINVAL, name,
 			        "%s index in '%.64s' must be 1 to %d", name, k,
 			        MAX_FLAT_INDEX);
-		if (!slot[idx])
-			found++;
-		slot[idx] = params->items[i].val;
+			goto out;
+		}
+		hbr_grow((void **)&f, &cap, n + 1, sizeof(*f));
+		f[n].idx = idx;
+		f[n].val = params->items[i].val;
+		n++;
 	}
-	if (found > max_items)
-		return hbr_error_set_param(HBR_EINVAL, name,
-		                           "%s has %zu entries; at most %zu",
-		                           name, found, max_items);
-	for (size_t i = 1; i <= MAX_FLAT_INDEX; i++) {
-		if (!slot[i])
+	if (n == 0)
+		return 0;
+	qsort(f, n, sizeof(*f), cmp_flat);
+	for (size_t i = 0; i < n; i++) {
+		/* qsort is not stable; the kvlist keeps arrival order, so
+		 * for duplicates take the one that arrived last. */
+		if (i + 1 < n && f[i + 1].idx == f[i].idx)
 			continue;
-		if ((error = check_item(name, l->n, strlen(slot[i]), max_len)) <
-		    0)
-			return error;
-		strlist_add(l, slot[i], strlen(slot[i]));
+		found++;
 	}
-	l->present = found > 0;
-	return 0;
+	if (found > max_items) {
+		error = hbr_error_set_param(HBR_EINVAL, name,
+		                            "%s has %zu entries; at most %zu",
+		                            name, found, max_items);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n && f[i + 1].idx == f[i].idx)
+			continue;
+		if ((error = check_item(name, l->n, strlen(f[i].val),
+		                        max_len)) < 0)
+			goto out;
+		strlist_add(l, f[i].val, strlen(f[i].val));
+	}
+	l->present = true;
+out:
+	hbr_free(f);
+	return error;
 }
 
 int hbr_param_list(struct hbr_strlist *out, const struct hbr_kvlist *params,
@@ -423,23 +452,55 @@ static int add_filter(struct hbr_filters *f, const char *key,
 	return 0;
 }
 
+/* The N of every "Filters.N.Key", ascending, without duplicates. */
+static size_t filter_indexes(long *out, size_t max,
+                             const struct hbr_kvlist *params)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < params->n; i++) {
+		const char *k = params->items[i].key;
+		char *end;
+		long idx;
+		size_t j;
+		if (strncmp(k, "Filters.", 8))
+			continue;
+		idx = strtol(k + 8, &end, 10);
+		if (idx < 1 || idx > 100 || strcmp(end, ".Key"))
+			continue;
+		for (j = 0; j < n && out[j] < idx; j++)
+			;
+		if (j < n && out[j] == idx)
+			continue;
+		if (n == max)
+			break;
+		memmove(out + j + 1, out + j, (n - j) * sizeof(*out));
+		out[j] = idx;
+		n++;
+	}
+	return n;
+}
+
 int hbr_param_filters(struct hbr_filters *out, const struct hbr_kvlist *params,
                       const struct hbr_filter_key *key_map, size_t nkeys)
 {
 	struct hbr_filters f = { 0 };
+	long idx[100];
+	size_t n = filter_indexes(idx, HBR_ARRAY_SIZE(idx), params);
 	int error = 0;
 
-	for (int i = 1; i <= 100 && error == 0; i++) {
+	for (size_t i = 0; i < n && error == 0; i++) {
 		struct hbr_strlist vals = HBR_STRLIST_INIT;
 		char name[64];
 		const char *key, *op;
 
-		(void)snprintf(name, sizeof(name), "Filters.%d.Key", i);
-		if (!(key = hbr_kvlist_get(params, name)))
-			continue;
-		(void)snprintf(name, sizeof(name), "Filters.%d.Operator", i);
+		(void)snprintf(name, sizeof(name), "Filters.%ld.Key", idx[i]);
+		key = hbr_kvlist_get(params, name);
+		(void)snprintf(name, sizeof(name), "Filters.%ld.Operator",
+		               idx[i]);
 		op = hbr_kvlist_get(params, name);
-		(void)snprintf(name, sizeof(name), "Filters.%d.Values", i);
+		(void)snprintf(name, sizeof(name), "Filters.%ld.Values",
+		               idx[i]);
 		if ((error = hbr_param_list(&vals, params, name, 100, 1024)) ==
 		    0)
 			error = add_filter(&f, key, op, &vals, key_map, nkeys);

@@ -195,10 +195,9 @@ int hbr_api_describe_backup_plans(struct hbr_api_call *call)
 	req.descending = true;
 	req.offset = (page - 1) * size;
 	req.limit = size;
-	if ((error = hbr_store_list(&rows, &total, call->store, &req)) < 0)
+	if ((error = hbr_api_list_into(&total, call, "BackupPlans", "BackupPlan",
+				       &req)) < 0)
 		goto out;
-	json_object_set_new(call->out, "BackupPlans",
-	                    json_pack("{s:O}", "BackupPlan", rows));
 	json_object_set_new(call->out, "TotalCount", json_integer(total));
 	json_object_set_new(call->out, "PageNumber", json_integer(page));
 	json_object_set_new(call->out, "PageSize", json_integer(size));

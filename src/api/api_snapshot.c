@@ -240,10 +240,9 @@ int hbr_api_search_historical_snapshots(struct hbr_api_call *call)
 	req.descending = !strcmp(order, "DESC");
 	req.offset = offset;
 	req.limit = limit;
-	if ((error = hbr_store_list(&rows, &total, call->store, &req)) < 0)
+	if ((error = hbr_api_list_into(&total, call, "Snapshots", "Snapshot",
+				       &req)) < 0)
 		goto out;
-	json_object_set_new(call->out, "Snapshots",
-	                    json_pack("{s:O}", "Snapshot", rows));
 	json_object_set_new(call->out, "TotalCount", json_integer(total));
 	json_object_set_new(call->out, "Limit", json_integer(limit));
 	if (limit > 0 && offset + limit < total) {

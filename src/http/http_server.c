@@ -211,7 +211,6 @@ int hbr_http_start(struct hbr_http_server **out, const char *host,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	        (size_t)limits->max_header_bytes, MHD_OPTION_URI_LOG_CALLBACK,
 	        uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
-	        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	        MHD_OPTION_END);
 	if (!srv->daemon) {
 		hbr_free(srv);

@@ -9,6 +9,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/jsonesc.h"
 #include "util/timeutil.h"
 
 enum coltype { T_TEXT, T_INT, T_BOOL };
@@ -290,29 +291,33 @@ static json_t *row_to_json(struct hbr_stmt *st, const struct entity *e)
 	return obj;
 }
 
-int hbr_store_list(json_t **rows_out, int64_t *total_out, struct hbr_store *s,
-                   const struct hbr_list_req *req)
+/* Called for each row of a list; a negative return stops the walk. */
+typedef int row_cb(struct hbr_stmt *st, const struct entity *e,
+		   void *payload);
+
+static int list_rows(int64_t *total_out, struct hbr_store *s,
+		     const struct hbr_list_req *req, row_cb *cb, void *payload)
 {
 	const struct entity *e = &entities[req->entity];
-	const struct column *order = find_col(
-	        e, req->order_field ? req->order_field : "CreatedTime");
+	const struct column *order =
+		find_col(e, req->order_field ? req->order_field
+					     : "CreatedTime");
 	struct hbr_buf where = HBR_BUF_INIT, sql = HBR_BUF_INIT;
 	struct hbr_stmt *st = NULL;
-	json_t *rows = json_array();
 	int64_t total = 0;
 	int error, idx;
 
 	if (!order) {
 		error = hbr_error_set_param(HBR_EINVAL, req->order_field,
-		                            "%s cannot be sorted by '%s'",
-		                            e->what, req->order_field);
+					    "%s cannot be sorted by '%s'",
+					    e->what, req->order_field);
 		goto out;
 	}
 	if ((error = build_where(&where, e, req)) < 0)
 		goto out;
 
-	if ((error = hbr_buf_printf(&sql, "SELECT COUNT(*) FROM %s%s", e->view,
-	                            hbr_buf_cstr(&where))) < 0 ||
+	if ((error = hbr_buf_printf(&sql, "SELECT COUNT(*) FROM %s%s",
+				    e->view, hbr_buf_cstr(&where))) < 0 ||
 	    (error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0)
 		goto out;
 	idx = 1;
@@ -332,13 +337,13 @@ int hbr_store_list(json_t **rows_out, int64_t *total_out, struct hbr_store *s,
 			error = hbr_buf_printf(&sql, "%s, ", e->cols[i].column);
 		if (error < 0 ||
 		    (error = hbr_buf_printf(
-		             &sql,
-		             "doc FROM %s%s ORDER BY %s %s, %s %s"
-		             " LIMIT ? OFFSET ?",
-		             e->view, hbr_buf_cstr(&where), order->column,
-		             req->descending ? "DESC" : "ASC",
-		             e->cols[0].column,
-		             req->descending ? "DESC" : "ASC")) < 0 ||
+			     &sql,
+			     "doc FROM %s%s ORDER BY %s %s, %s %s"
+			     " LIMIT ? OFFSET ?",
+			     e->view, hbr_buf_cstr(&where), order->column,
+			     req->descending ? "DESC" : "ASC",
+			     e->cols[0].column,
+			     req->descending ? "DESC" : "ASC")) < 0 ||
 		    (error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0)
 			goto out;
 		idx = 1;
@@ -347,20 +352,100 @@ int hbr_store_list(json_t **rows_out, int64_t *total_out, struct hbr_store *s,
 		    (error = s->ops->bind_int64(st, idx++, req->offset)) < 0)
 			goto out;
 		while ((error = hbr_stmt_next(st)) == 1)
-			json_array_append_new(rows, row_to_json(st, e));
+			if ((error = cb(st, e, payload)) < 0)
+				break;
 		if (error < 0)
 			goto out;
 	}
-	*rows_out = rows;
-	rows = NULL;
 	*total_out = total;
 	error = 0;
 out:
 	hbr_stmt_done(st);
 	hbr_buf_release(&where);
 	hbr_buf_release(&sql);
-	json_decref(rows);
 	return error;
+}
+
+static int append_json(struct hbr_stmt *st, const struct entity *e,
+		       void *payload)
+{
+	json_array_append_new(payload, row_to_json(st, e));
+	return 0;
+}
+
+int hbr_store_list(json_t **rows_out, int64_t *total_out,
+		   struct hbr_store *s, const struct hbr_list_req *req)
+{
+	json_t *rows = json_array();
+	int error = list_rows(total_out, s, req, append_json, rows);
+
+	if (error < 0) {
+		json_decref(rows);
+		return error;
+	}
+	*rows_out = rows;
+	return 0;
+}
+
+struct text_rows {
+	struct hbr_buf *out;
+	bool first;
+};
+
+/* The overlay columns, then the stored document (which holds none of
+ * them), spliced as text. */
+static int append_text(struct hbr_stmt *st, const struct entity *e,
+		       void *payload)
+{
+	struct text_rows *t = payload;
+	struct hbr_buf *out = t->out;
+	const char *doc = hbr_stmt_text(st, (int)e->ncols);
+	bool first = true;
+	int error;
+
+	if (doc[0] != '{')
+		return hbr_error_set(HBR_ECORRUPT,
+				     "%s document is not an object", e->what);
+	if ((error = hbr_buf_puts(out, t->first ? "{" : ",{")) < 0)
+		return error;
+	t->first = false;
+	for (size_t i = 0; i < e->ncols && error == 0; i++) {
+		const struct column *c = &e->cols[i];
+		int col = (int)i;
+		if (!c->overlay || hbr_stmt_is_null(st, col))
+			continue;
+		if ((error = hbr_buf_printf(out, "%s\"%s\":",
+					    first ? "" : ",", c->field)) < 0)
+			break;
+		first = false;
+		if (c->type == T_TEXT)
+			error = hbr_json_escape(out, hbr_stmt_text(st, col));
+		else if (c->type == T_INT)
+			error = hbr_buf_printf(out, "%lld",
+					       (long long)hbr_stmt_int(st, col));
+		else
+			error = hbr_buf_puts(out, hbr_stmt_int(st, col)
+							  ? "true"
+							  : "false");
+	}
+	if (error < 0)
+		return error;
+	/* doc is "{...}": its opening brace is already written. */
+	if (!first && doc[1] != '}' && (error = hbr_buf_putc(out, ',')) < 0)
+		return error;
+	return hbr_buf_puts(out, doc + 1);
+}
+
+int hbr_store_list_text(struct hbr_buf *out, int64_t *total_out,
+			struct hbr_store *s, const struct hbr_list_req *req)
+{
+	struct text_rows t = { out, true };
+	int error;
+
+	if ((error = hbr_buf_putc(out, '[')) < 0 ||
+	    (error = list_rows(total_out, s, req, append_text, &t)) < 0)
+		return error;
+	return hbr_buf_putc(out, ']');
 }
 
 int hbr_store_get(json_t **out, struct hbr_store *s, enum hbr_entity e,
@@ -438,7 +523,16 @@ int hbr_store_insert(struct hbr_store *s, enum hbr_entity e,
 	             st, idx++,
 	             json_string_value(json_object_get(obj, "ClientId")))) < 0)
 		goto out;
-	doc = json_dumps(obj, JSON_COMPACT);
+	/* The columns are the truth for overlay fields; keeping them out
+	 * of the document lets reads splice them in as text. */
+	{
+		json_t *copy = json_copy(obj);
+		for (size_t i = 0; i < ent->ncols; i++)
+			if (ent->cols[i].overlay)
+				json_object_del(copy, ent->cols[i].field);
+		doc = json_dumps(copy, JSON_COMPACT);
+		json_decref(copy);
+	}
 	if ((error = s->ops->bind_text(st, idx++, doc)) < 0)
 		goto out;
 	error = hbr_stmt_next(st);

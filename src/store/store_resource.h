@@ -17,6 +17,7 @@
 #include "common.h"
 #include "store/store.h"
 #include "store/store_account.h"
+#include "util/buf.h"
 
 enum hbr_entity {
 	HBR_ENT_VAULT,
@@ -65,6 +66,11 @@ bool hbr_store_field_known(enum hbr_entity e, const char *field);
  * HBR_EINVAL (param = the field) for a field the entity cannot filter. */
 int hbr_store_list(json_t **rows_out, int64_t *total_out, struct hbr_store *s,
                    const struct hbr_list_req *req);
+
+/* The same rows as JSON text, "[{...},{...}]", appended to out without
+ * building JSON trees: the fast path for list responses. */
+int hbr_store_list_text(struct hbr_buf *out, int64_t *total_out,
+			struct hbr_store *s, const struct hbr_list_req *req);
 
 /* One live object by id in the account, or the entity's not-found error
  * (HBR_ENOVAULT, HBR_ENOCLIENT, ...). Caller owns *out. */

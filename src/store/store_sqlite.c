@@ -27,6 +27,7 @@ struct sqlite_stmt {
 	struct sqlite_store *owner;
 	sqlite3_stmt *st;
 	char *sql; /* cache key */
+	uint64_t hash;
 	bool in_use;
 };
 
@@ -55,16 +56,28 @@ static int lite_exec(struct hbr_store *base, const char *sql)
 	return 0;
 }
 
+/* FNV-1a: cheap, and most cached statements share long prefixes that
+ * make plain strcmp lookups slow. */
+static uint64_t hash_sql(const char *sql)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (; *sql; sql++)
+		h = (h ^ (unsigned char)*sql) * 1099511628211u;
+	return h;
+}
+
 static int lite_prepare(struct hbr_stmt **out, struct hbr_store *base,
                         const char *sql)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
+	uint64_t h = hash_sql(sql);
 	struct sqlite_stmt *c;
 	sqlite3_stmt *st;
 
 	for (size_t i = 0; i < s->ncache; i++) {
 		c = s->cache[i];
-		if (!c->in_use && !strcmp(c->sql, sql)) {
+		if (!c->in_use && c->hash == h && !strcmp(c->sql, sql)) {
 			c->in_use = true;
 			*out = (struct hbr_stmt *)c;
 			return 0;
@@ -77,6 +90,7 @@ static int lite_prepare(struct hbr_stmt **out, struct hbr_store *base,
 	c->owner = s;
 	c->st = st;
 	c->sql = hbr_strdup(sql);
+	c->hash = h;
 	c->in_use = true;
 	if (s->ncache < CACHE_SIZE)
 		s->cache[s->ncache++] = c;
