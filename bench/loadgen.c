@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,7 +43,13 @@ struct config {
 	int connections, threads;
 	double seconds;
 	long requests; /* total, 0 = run for `seconds` */
+	/* --cycle K=FILE: each request takes the next line of FILE as K */
+	const char *cycle_key;
+	char **cycle;
+	size_t ncycle;
 };
+
+static atomic_size_t cycle_next;
 
 struct conn {
 	int fd;
@@ -90,6 +97,10 @@ static void build_request(struct hbr_buf *out, const struct config *cfg)
 		hbr_kvlist_add(&p, cfg->params[i],
 		               (size_t)(eq - cfg->params[i]), eq + 1,
 		               strlen(eq + 1));
+	}
+	if (cfg->ncycle) {
+		size_t i = atomic_fetch_add(&cycle_next, 1) % cfg->ncycle;
+		ADD(cfg->cycle_key, cfg->cycle[i]);
 	}
 #undef ADD
 	(void)hbr_sig_v1_string_to_sign(&sts, "GET", &p);
@@ -242,10 +253,33 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void load_cycle(struct config *cfg, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char line[8192];
+	FILE *f = fopen(eq + 1, "r");
+
+	if (!f) {
+		perror("hbr-loadgen: --cycle");
+		exit(2);
+	}
+	cfg->cycle_key = hbr_strndup(arg, (size_t)(eq - arg));
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!line[0])
+			continue;
+		cfg->cycle = hbr_realloc(cfg->cycle,
+		                         (cfg->ncycle + 1) * sizeof(char *));
+		cfg->cycle[cfg->ncycle++] = hbr_strdup(line);
+	}
+	(void)fclose(f);
+}
+
 static void usage(void)
 {
 	fputs("usage: hbr-loadgen --port N --key ID --secret S --action A\n"
 	      "       [--host 127.0.0.1] [--path /] [--param K=V]...\n"
+	      "       [--cycle K=FILE] (each request: next line of FILE)\n"
 	      "       [--connections 1] [--threads 1] [--seconds 5]"
 	      " [--requests N]\n",
 	      stderr);
@@ -254,8 +288,14 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct config cfg = { "127.0.0.1", 0, "", "", "", "/",
-		              { 0 },       0, 1,  1,  5,  0 };
+	struct config cfg = { .host = "127.0.0.1",
+		              .key = "",
+		              .secret = "",
+		              .action = "",
+		              .path = "/",
+		              .connections = 1,
+		              .threads = 1,
+		              .seconds = 5 };
 	struct worker *ws;
 	uint64_t *all, t0, elapsed;
 	size_t n = 0;
@@ -289,6 +329,8 @@ int main(int argc, char **argv)
 			cfg.seconds = atof(v);
 		else if (!strcmp(a, "--requests"))
 			cfg.requests = atol(v);
+		else if (!strcmp(a, "--cycle") && strchr(v, '='))
+			load_cycle(&cfg, v);
 		else
 			usage();
 	}

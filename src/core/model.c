@@ -104,7 +104,7 @@ json_t *hbr_model_snapshot(const char *snapshot_id, const char *client_id,
 	return json_pack(
 	        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
 	        " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	        " s:I, s:I, s:I, s:s, s:o, s:s, s:s, s:s, s:s}",
+	        " s:I, s:I, s:s, s:o, s:s, s:s, s:s, s:s}",
 	        "SnapshotId", snapshot_id, "SnapshotHash", "",
 	        "ParentSnapshotHash", "", "ClientId", client_id, "InstanceId",
 	        instance_id, "VaultId", vault_id, "PlanId",

@@ -173,48 +173,40 @@ out:
 	return error;
 }
 
-/* Move up to `budget` dead snapshots of the client into gc_queue. */
+/* Move up to `budget` dead snapshots of the client into gc_queue, as two
+ * set statements over the same ordered prefix (the transaction holds the
+ * write lock, so both see the same rows). */
 static int purge_snapshots(int64_t *moved, struct hbr_store *s,
                            const char *client_id, int64_t below, int64_t budget,
                            int64_t now)
 {
-	struct hbr_stmt *st = NULL;
-	char **ids = hbr_calloc((size_t)budget, sizeof(*ids));
-	int64_t n = 0;
+	int64_t before = 0, after = 0;
 	int error;
 
-	if ((error = hbr_store_queryf(&st, s,
-	                              "SELECT snapshot_id FROM snapshots"
-	                              " WHERE client_id = ? AND epoch < ?"
-	                              " LIMIT ?",
-	                              "sii", client_id, below, budget)) < 0)
-		goto out;
-	while ((error = hbr_stmt_next(st)) == 1)
-		ids[n++] = hbr_strdup(hbr_stmt_text(st, 0));
-	hbr_stmt_done(st);
-	if (error < 0)
-		goto out;
-	for (int64_t i = 0; i < n; i++) {
-		if ((error = hbr_store_execf(
-		             s,
-		             "INSERT INTO gc_queue (vault_id, snapshot_id,"
-		             " client_id, actual_bytes, doc, enqueued_time)"
-		             " SELECT vault_id, snapshot_id, client_id,"
-		             " actual_bytes, doc, ? FROM snapshots"
-		             " WHERE snapshot_id = ?",
-		             "is", now, ids[i])) < 0 ||
-		    (error = hbr_store_execf(s,
-		                             "DELETE FROM snapshots"
-		                             " WHERE snapshot_id = ?",
-		                             "s", ids[i])) < 0)
-			goto out;
-	}
-	*moved = n;
-out:
-	for (int64_t i = 0; i < n; i++)
-		hbr_free(ids[i]);
-	hbr_free(ids);
-	return error;
+	if ((error = hbr_store_count(
+	             &before, s, "SELECT COUNT(*) FROM gc_queue", NULL)) < 0 ||
+	    (error = hbr_store_execf(
+	             s,
+	             "INSERT INTO gc_queue (vault_id, snapshot_id,"
+	             " client_id, actual_bytes, doc, enqueued_time)"
+	             " SELECT vault_id, snapshot_id, client_id,"
+	             " actual_bytes, doc, ? FROM snapshots"
+	             " WHERE client_id = ? AND epoch < ?"
+	             " ORDER BY snapshot_id LIMIT ?",
+	             "isii", now, client_id, below, budget)) < 0 ||
+	    (error = hbr_store_count(&after, s, "SELECT COUNT(*) FROM gc_queue",
+	                             NULL)) < 0)
+		return error;
+	if (after > before &&
+	    (error = hbr_store_execf(s,
+	                             "DELETE FROM snapshots WHERE snapshot_id IN"
+	                             " (SELECT snapshot_id FROM snapshots"
+	                             " WHERE client_id = ? AND epoch < ?"
+	                             " ORDER BY snapshot_id LIMIT ?)",
+	                             "sii", client_id, below, budget)) < 0)
+		return error;
+	*moved = after - before;
+	return 0;
 }
 
 static int purge_table(int64_t *removed, struct hbr_store *s, const char *table,
