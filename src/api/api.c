@@ -179,10 +179,22 @@ static int run(struct pipeline *p, struct hbr_api_call *call,
 		                     " your url and method.");
 	call->action = p->action->name;
 	call->store = hbr_store_pool_get(call->api->pool);
+	/* A read-only call runs in one read transaction: one consistent
+	 * view, and one lock acquisition instead of one per query. Writes
+	 * open their own write transaction inside the action. */
+	if (!p->action->audited &&
+	    (error = call->store->ops->exec(call->store, "BEGIN")) < 0)
+		return error;
 	if ((error = hbr_api_authenticate(call, req, &p->form)) < 0 ||
 	    (error = hbr_api_authorize(&p->denied, call, req->secure)) < 0)
-		return error;
-	return p->action->fn(call);
+		goto out;
+	if (p->action->audited)
+		return p->action->fn(call);
+	error = p->action->fn(call);
+out:
+	if (!p->action->audited)
+		hbr_store_rollback(call->store);
+	return error;
 }
 
 void hbr_api_principal_name(char *out, size_t size,
@@ -197,17 +209,17 @@ void hbr_api_principal_name(char *out, size_t size,
 }
 
 int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
-		      const char *field, const char *wrapper,
-		      const struct hbr_list_req *req)
+                      const char *field, const char *wrapper,
+                      const struct hbr_list_req *req)
 {
 	int error;
 
 	hbr_buf_clear(&call->raw);
-	if (wrapper && (error = hbr_buf_printf(&call->raw, "{\"%s\":",
-					       wrapper)) < 0)
+	if (wrapper &&
+	    (error = hbr_buf_printf(&call->raw, "{\"%s\":", wrapper)) < 0)
 		return error;
 	if ((error = hbr_store_list_text(&call->raw, total_out, call->store,
-					 req)) < 0 ||
+	                                 req)) < 0 ||
 	    (wrapper && (error = hbr_buf_putc(&call->raw, '}')) < 0))
 		return error;
 	call->raw_field = field;

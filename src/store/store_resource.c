@@ -292,16 +292,14 @@ static json_t *row_to_json(struct hbr_stmt *st, const struct entity *e)
 }
 
 /* Called for each row of a list; a negative return stops the walk. */
-typedef int row_cb(struct hbr_stmt *st, const struct entity *e,
-		   void *payload);
+typedef int row_cb(struct hbr_stmt *st, const struct entity *e, void *payload);
 
 static int list_rows(int64_t *total_out, struct hbr_store *s,
-		     const struct hbr_list_req *req, row_cb *cb, void *payload)
+                     const struct hbr_list_req *req, row_cb *cb, void *payload)
 {
 	const struct entity *e = &entities[req->entity];
-	const struct column *order =
-		find_col(e, req->order_field ? req->order_field
-					     : "CreatedTime");
+	const struct column *order = find_col(
+	        e, req->order_field ? req->order_field : "CreatedTime");
 	struct hbr_buf where = HBR_BUF_INIT, sql = HBR_BUF_INIT;
 	struct hbr_stmt *st = NULL;
 	int64_t total = 0;
@@ -309,15 +307,15 @@ static int list_rows(int64_t *total_out, struct hbr_store *s,
 
 	if (!order) {
 		error = hbr_error_set_param(HBR_EINVAL, req->order_field,
-					    "%s cannot be sorted by '%s'",
-					    e->what, req->order_field);
+		                            "%s cannot be sorted by '%s'",
+		                            e->what, req->order_field);
 		goto out;
 	}
 	if ((error = build_where(&where, e, req)) < 0)
 		goto out;
 
-	if ((error = hbr_buf_printf(&sql, "SELECT COUNT(*) FROM %s%s",
-				    e->view, hbr_buf_cstr(&where))) < 0 ||
+	if ((error = hbr_buf_printf(&sql, "SELECT COUNT(*) FROM %s%s", e->view,
+	                            hbr_buf_cstr(&where))) < 0 ||
 	    (error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0)
 		goto out;
 	idx = 1;
@@ -337,13 +335,13 @@ static int list_rows(int64_t *total_out, struct hbr_store *s,
 			error = hbr_buf_printf(&sql, "%s, ", e->cols[i].column);
 		if (error < 0 ||
 		    (error = hbr_buf_printf(
-			     &sql,
-			     "doc FROM %s%s ORDER BY %s %s, %s %s"
-			     " LIMIT ? OFFSET ?",
-			     e->view, hbr_buf_cstr(&where), order->column,
-			     req->descending ? "DESC" : "ASC",
-			     e->cols[0].column,
-			     req->descending ? "DESC" : "ASC")) < 0 ||
+		             &sql,
+		             "doc FROM %s%s ORDER BY %s %s, %s %s"
+		             " LIMIT ? OFFSET ?",
+		             e->view, hbr_buf_cstr(&where), order->column,
+		             req->descending ? "DESC" : "ASC",
+		             e->cols[0].column,
+		             req->descending ? "DESC" : "ASC")) < 0 ||
 		    (error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0)
 			goto out;
 		idx = 1;
@@ -367,14 +365,14 @@ out:
 }
 
 static int append_json(struct hbr_stmt *st, const struct entity *e,
-		       void *payload)
+                       void *payload)
 {
 	json_array_append_new(payload, row_to_json(st, e));
 	return 0;
 }
 
-int hbr_store_list(json_t **rows_out, int64_t *total_out,
-		   struct hbr_store *s, const struct hbr_list_req *req)
+int hbr_store_list(json_t **rows_out, int64_t *total_out, struct hbr_store *s,
+                   const struct hbr_list_req *req)
 {
 	json_t *rows = json_array();
 	int error = list_rows(total_out, s, req, append_json, rows);
@@ -395,7 +393,7 @@ struct text_rows {
 /* The overlay columns, then the stored document (which holds none of
  * them), spliced as text. */
 static int append_text(struct hbr_stmt *st, const struct entity *e,
-		       void *payload)
+                       void *payload)
 {
 	struct text_rows *t = payload;
 	struct hbr_buf *out = t->out;
@@ -405,7 +403,7 @@ static int append_text(struct hbr_stmt *st, const struct entity *e,
 
 	if (doc[0] != '{')
 		return hbr_error_set(HBR_ECORRUPT,
-				     "%s document is not an object", e->what);
+		                     "%s document is not an object", e->what);
 	if ((error = hbr_buf_puts(out, t->first ? "{" : ",{")) < 0)
 		return error;
 	t->first = false;
@@ -414,19 +412,21 @@ static int append_text(struct hbr_stmt *st, const struct entity *e,
 		int col = (int)i;
 		if (!c->overlay || hbr_stmt_is_null(st, col))
 			continue;
-		if ((error = hbr_buf_printf(out, "%s\"%s\":",
-					    first ? "" : ",", c->field)) < 0)
+		if ((!first && (error = hbr_buf_putc(out, ',')) < 0) ||
+		    (error = hbr_buf_putc(out, '"')) < 0 ||
+		    (error = hbr_buf_puts(out, c->field)) < 0 ||
+		    (error = hbr_buf_put(out, "\":", 2)) < 0)
 			break;
 		first = false;
-		if (c->type == T_TEXT)
+		if (c->type == T_TEXT) {
 			error = hbr_json_escape(out, hbr_stmt_text(st, col));
-		else if (c->type == T_INT)
-			error = hbr_buf_printf(out, "%lld",
-					       (long long)hbr_stmt_int(st, col));
-		else
-			error = hbr_buf_puts(out, hbr_stmt_int(st, col)
-							  ? "true"
-							  : "false");
+		} else if (c->type == T_INT) {
+			/* The column's text form is the decimal number. */
+			error = hbr_buf_puts(out, hbr_stmt_text(st, col));
+		} else {
+			error = hbr_buf_puts(
+			        out, hbr_stmt_int(st, col) ? "true" : "false");
+		}
 	}
 	if (error < 0)
 		return error;
@@ -437,7 +437,7 @@ static int append_text(struct hbr_stmt *st, const struct entity *e,
 }
 
 int hbr_store_list_text(struct hbr_buf *out, int64_t *total_out,
-			struct hbr_store *s, const struct hbr_list_req *req)
+                        struct hbr_store *s, const struct hbr_list_req *req)
 {
 	struct text_rows t = { out, true };
 	int error;

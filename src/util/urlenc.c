@@ -13,20 +13,23 @@ static bool unreserved(unsigned char c)
 int hbr_url_encode(struct hbr_buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	int error;
+	size_t run = 0;
+	int error = 0;
 
-	for (size_t i = 0; i < len; i++) {
+	/* Copy runs of unreserved bytes at once: signing canonicalizes
+	 * every parameter of every request. */
+	for (size_t i = 0; i < len && error == 0; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (unreserved(c)) {
-			error = hbr_buf_putc(out, (char)c);
-		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+		char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+		if (unreserved(c))
+			continue;
+		if ((error = hbr_buf_put(out, s + run, i - run)) == 0)
 			error = hbr_buf_put(out, e, 3);
-		}
-		if (error < 0)
-			return error;
+		run = i + 1;
 	}
-	return 0;
+	if (error == 0)
+		error = hbr_buf_put(out, s + run, len - run);
+	return error;
 }
 
 static int hexval(char c)
