@@ -177,7 +177,7 @@ int hbr_api_describe_backup_clients(struct hbr_api_call *call)
 		rows = json_array();
 		json_object_set(call->out, "Clients", rows);
 	} else if ((error = hbr_api_list_into(&total, call, "Clients", NULL,
-					      &req)) < 0) {
+	                                      &req)) < 0) {
 		goto out;
 	}
 	json_object_set_new(call->out, "TotalCount", json_integer(total));

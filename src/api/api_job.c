@@ -139,7 +139,7 @@ int hbr_api_describe_backup_jobs2(struct hbr_api_call *call)
 	req.offset = (page - 1) * size;
 	req.limit = size;
 	if ((error = hbr_api_list_into(&total, call, "BackupJobs", "BackupJob",
-				       &req)) < 0)
+	                               &req)) < 0)
 		goto out;
 	json_object_set_new(call->out, "TotalCount", json_integer(total));
 	json_object_set_new(call->out, "PageNumber", json_integer(page));

@@ -200,8 +200,8 @@ static int list_comma(struct hbr_strlist *l, const char *name, const char *v,
 		if (l->n >= max_items)
 			return hbr_error_set_param(
 			        HBR_EINVAL, name,
-			        "%s has more than %zu entries", name,
-			        max_items);
+			        "%s has more than %zu entries; at most %zu",
+			        name, max_items, max_items);
 		strlist_add(l, p, (size_t)(e - p));
 		if (!end)
 			return 0;
@@ -211,13 +211,17 @@ static int list_comma(struct hbr_strlist *l, const char *name, const char *v,
 
 struct flat {
 	long idx;
+	size_t pos; /* arrival order, so a repeated N keeps the last */
 	const char *val;
 };
 
 static int cmp_flat(const void *a, const void *b)
 {
 	const struct flat *x = a, *y = b;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+
+	if (x->idx != y->idx)
+		return x->idx < y->idx ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 /* Name.N entries, ordered by N; a repeated N keeps the last value. Most
@@ -246,6 +250,7 @@ static int list_flat(struct hbr_strlist *l, const struct hbr_kvlist *params,
 		}
 		hbr_grow((void **)&f, &cap, n + 1, sizeof(*f));
 		f[n].idx = idx;
+		f[n].pos = i;
 		f[n].val = params->items[i].val;
 		n++;
 	}
@@ -325,9 +330,10 @@ int hbr_param_json_strings(const char **out, const struct hbr_kvlist *params,
 			                           "%s must be a JSON array of"
 			                           " paths",
 			                           name);
-		if ((error = list_json(&l, name, v, 1000, 4096)) < 0)
-			return error;
+		error = list_json(&l, name, v, 1000, 4096);
 		hbr_strlist_release(&l);
+		if (error < 0)
+			return error;
 	}
 	*out = v;
 	return 0;
@@ -465,6 +471,10 @@ static size_t filter_indexes(long *out, size_t max,
 		size_t j;
 		if (strncmp(k, "Filters.", 8))
 			continue;
+		/* Only canonical indexes: "Filters.01.Key" must not alias
+		 * "Filters.1.Key". */
+		if (k[8] < '1' || k[8] > '9')
+			continue;
 		idx = strtol(k + 8, &end, 10);
 		if (idx < 1 || idx > 100 || strcmp(end, ".Key"))
 			continue;
@@ -495,7 +505,8 @@ int hbr_param_filters(struct hbr_filters *out, const struct hbr_kvlist *params,
 		const char *key, *op;
 
 		(void)snprintf(name, sizeof(name), "Filters.%ld.Key", idx[i]);
-		key = hbr_kvlist_get(params, name);
+		if (!(key = hbr_kvlist_get(params, name)))
+			continue;
 		(void)snprintf(name, sizeof(name), "Filters.%ld.Operator",
 		               idx[i]);
 		op = hbr_kvlist_get(params, name);

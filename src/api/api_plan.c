@@ -195,8 +195,8 @@ int hbr_api_describe_backup_plans(struct hbr_api_call *call)
 	req.descending = true;
 	req.offset = (page - 1) * size;
 	req.limit = size;
-	if ((error = hbr_api_list_into(&total, call, "BackupPlans", "BackupPlan",
-				       &req)) < 0)
+	if ((error = hbr_api_list_into(&total, call, "BackupPlans",
+	                               "BackupPlan", &req)) < 0)
 		goto out;
 	json_object_set_new(call->out, "TotalCount", json_integer(total));
 	json_object_set_new(call->out, "PageNumber", json_integer(page));

@@ -25,8 +25,6 @@ int hbr_api_delete_backup_client_resource(struct hbr_api_call *call)
 	size_t n = 0;
 	int error;
 
-	/* Past 100 entries the list parser stops with a clear message;
-	 * parse one more than allowed so that message says "101". */
 	if ((error = hbr_param_list(&ids, call->params, "ClientIds",
 	                            MAX_CLIENTS, 64)) < 0)
 		goto out;

@@ -241,7 +241,7 @@ int hbr_api_search_historical_snapshots(struct hbr_api_call *call)
 	req.offset = offset;
 	req.limit = limit;
 	if ((error = hbr_api_list_into(&total, call, "Snapshots", "Snapshot",
-				       &req)) < 0)
+	                               &req)) < 0)
 		goto out;
 	json_object_set_new(call->out, "TotalCount", json_integer(total));
 	json_object_set_new(call->out, "Limit", json_integer(limit));

@@ -23,8 +23,8 @@ static int number(int64_t *out, const char **p)
 int hbr_duration_parse(int64_t *seconds_out, const char *s)
 {
 	const char *p = s;
-	int64_t total = 0, n;
-	bool time_part = false, any = false;
+	int64_t total = 0, n, unit;
+	bool time_part = false, any = false, after_t = false;
 
 	if (*p++ != 'P')
 		goto bad;
@@ -40,19 +40,13 @@ int hbr_duration_parse(int64_t *seconds_out, const char *s)
 			goto bad;
 		switch (*p) {
 		case 'W':
-			if (time_part)
-				goto bad;
-			total += n * 7 * 86400;
+			unit = 7 * 86400;
 			break;
 		case 'D':
-			if (time_part)
-				goto bad;
-			total += n * 86400;
+			unit = 86400;
 			break;
 		case 'H':
-			if (!time_part)
-				goto bad;
-			total += n * 3600;
+			unit = 3600;
 			break;
 		case 'M':
 			if (!time_part)
@@ -61,12 +55,10 @@ int hbr_duration_parse(int64_t *seconds_out, const char *s)
 				        "months have no fixed"
 				        " length; use days in '%s'",
 				        s);
-			total += n * 60;
+			unit = 60;
 			break;
 		case 'S':
-			if (!time_part)
-				goto bad;
-			total += n;
+			unit = 1;
 			break;
 		case 'Y':
 			return hbr_error_set(HBR_EINVAL,
@@ -76,10 +68,19 @@ int hbr_duration_parse(int64_t *seconds_out, const char *s)
 		default:
 			goto bad;
 		}
+		/* W and D belong before T, H M S after it. */
+		if ((unit >= 86400) == time_part)
+			goto bad;
+		/* n <= 2^40, so n * unit cannot overflow; the sum can. */
+		if (n * unit > INT64_MAX / 4 - total)
+			goto bad;
+		total += n * unit;
+		after_t |= time_part;
 		p++;
 		any = true;
 	}
-	if (!any || total <= 0)
+	/* "P1DT": a T must be followed by a time component. */
+	if (!any || total <= 0 || (time_part && !after_t))
 		goto bad;
 	*seconds_out = total;
 	return 0;

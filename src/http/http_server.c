@@ -42,7 +42,6 @@ static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
 	(void)con;
 	cs->uri = hbr_strdup(uri ? uri : "/");
 	hbr_buf_init(&cs->req.body, srv->limits.max_body);
-	atomic_fetch_add(&srv->in_flight, 1);
 	return cs;
 }
 
@@ -61,9 +60,10 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
 	hbr_buf_release(&cs->req.body);
 	hbr_free((char *)cs->req.path);
 	hbr_free(cs->uri);
+	if (cs->started)
+		atomic_fetch_sub(&srv->in_flight, 1);
 	hbr_free(cs);
 	*con_cls = NULL;
-	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
 static enum MHD_Result header_cb(void *cls, enum MHD_ValueKind kind,
@@ -104,7 +104,7 @@ static void start_request(struct hbr_http_server *srv, struct conn_state *cs,
 	                hbr_strdup(cs->uri);
 	if (q && hbr_form_parse(&req->query, q + 1, strlen(q + 1),
 	                        srv->limits.max_params) < 0)
-		refuse(req, HBR_ETOOBIG, hbr_error_msg());
+		refuse(req, HBR_EINVAL, hbr_error_msg());
 	MHD_get_connection_values(con, MHD_HEADER_KIND, header_cb, req);
 	ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
@@ -158,7 +158,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 		return MHD_NO;
 	if (!cs->started) {
 		const char *cl;
+		/* In flight from the moment the headers are complete: a
+		 * graceful stop waits for these, not for connections still
+		 * sending a request line. */
 		cs->started = true;
+		atomic_fetch_add(&srv->in_flight, 1);
 		start_request(srv, cs, con, method);
 		cl = hbr_kvlist_get(&cs->req.headers, "content-length");
 		/* Refuse a declared oversize body without reading it; MHD

@@ -180,32 +180,35 @@ static int purge_snapshots(int64_t *moved, struct hbr_store *s,
                            const char *client_id, int64_t below, int64_t budget,
                            int64_t now)
 {
-	int64_t before = 0, after = 0;
+	int64_t n = 0;
 	int error;
 
-	if ((error = hbr_store_count(
-	             &before, s, "SELECT COUNT(*) FROM gc_queue", NULL)) < 0 ||
-	    (error = hbr_store_execf(
-	             s,
-	             "INSERT INTO gc_queue (vault_id, snapshot_id,"
-	             " client_id, actual_bytes, doc, enqueued_time)"
-	             " SELECT vault_id, snapshot_id, client_id,"
-	             " actual_bytes, doc, ? FROM snapshots"
-	             " WHERE client_id = ? AND epoch < ?"
-	             " ORDER BY snapshot_id LIMIT ?",
-	             "isii", now, client_id, below, budget)) < 0 ||
-	    (error = hbr_store_count(&after, s, "SELECT COUNT(*) FROM gc_queue",
-	                             NULL)) < 0)
-		return error;
-	if (after > before &&
-	    (error = hbr_store_execf(s,
-	                             "DELETE FROM snapshots WHERE snapshot_id IN"
-	                             " (SELECT snapshot_id FROM snapshots"
-	                             " WHERE client_id = ? AND epoch < ?"
-	                             " ORDER BY snapshot_id LIMIT ?)",
+	/* Counting the bounded prefix keeps the step's cost proportional to
+	 * the batch, whatever the size of gc_queue or of the client. */
+	if ((error = hbr_store_count(&n, s,
+	                             "SELECT COUNT(*) FROM (SELECT 1 FROM"
+	                             " snapshots WHERE client_id = ? AND"
+	                             " epoch < ? LIMIT ?)",
 	                             "sii", client_id, below, budget)) < 0)
 		return error;
-	*moved = after - before;
+	if (n > 0 && ((error = hbr_store_execf(
+	                       s,
+	                       "INSERT INTO gc_queue (vault_id, snapshot_id,"
+	                       " client_id, actual_bytes, doc, enqueued_time)"
+	                       " SELECT vault_id, snapshot_id, client_id,"
+	                       " actual_bytes, doc, ? FROM snapshots"
+	                       " WHERE client_id = ? AND epoch < ?"
+	                       " ORDER BY snapshot_id LIMIT ?",
+	                       "isii", now, client_id, below, budget)) < 0 ||
+	              (error = hbr_store_execf(
+	                       s,
+	                       "DELETE FROM snapshots WHERE snapshot_id IN"
+	                       " (SELECT snapshot_id FROM snapshots"
+	                       " WHERE client_id = ? AND epoch < ?"
+	                       " ORDER BY snapshot_id LIMIT ?)",
+	                       "sii", client_id, below, budget)) < 0))
+		return error;
+	*moved = n;
 	return 0;
 }
 

@@ -13,8 +13,13 @@ static _Thread_local char param[PARAM_MAX];
 __attribute__((format(printf, 1, 0))) static void vset(const char *fmt,
                                                        va_list ap)
 {
-	/* A truncated message is still a useful message. */
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	char tmp[MSG_MAX];
+
+	/* Format into a copy first: callers may pass hbr_error_msg() itself
+	 * to re-attribute an error to a parameter. A truncated message is
+	 * still a useful message. */
+	(void)vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	memcpy(msg, tmp, sizeof(msg));
 }
 
 int hbr_error_set(int code, const char *fmt, ...)

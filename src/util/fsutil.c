@@ -9,6 +9,24 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 
+/* mkdir that accepts an existing directory, and only a directory. */
+static int mkdir_one(const char *p, const char *full, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(p, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return hbr_error_set_os(HBR_EIO, "mkdir '%s'", full);
+	if (stat(p, &st) < 0)
+		return hbr_error_set_os(HBR_EIO, "stat '%s'", p);
+	if (!S_ISDIR(st.st_mode))
+		return hbr_error_set(HBR_EIO,
+		                     "mkdir '%s': '%s' is not a directory",
+		                     full, p);
+	return 0;
+}
+
 int hbr_fs_mkdirs(const char *path, mode_t mode)
 {
 	char *p = hbr_strdup(path);
@@ -18,12 +36,11 @@ int hbr_fs_mkdirs(const char *path, mode_t mode)
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			error = hbr_error_set_os(HBR_EIO, "mkdir '%s'", p);
+		error = mkdir_one(p, path, mode);
 		*s = '/';
 	}
-	if (error == 0 && mkdir(p, mode) < 0 && errno != EEXIST)
-		error = hbr_error_set_os(HBR_EIO, "mkdir '%s'", p);
+	if (error == 0)
+		error = mkdir_one(p, path, mode);
 	hbr_free(p);
 	return error;
 }
@@ -56,7 +73,13 @@ int hbr_fs_write_atomic(const char *path, const void *data, size_t len,
 	int fd, error = 0;
 
 	(void)snprintf(tmp, plen, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* A leftover temporary from a crash would keep its old mode (a
+	 * secret written 0600 could stay 0644): always start a new one. */
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		error = hbr_error_set_os(HBR_EIO, "remove stale '%s'", tmp);
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
 		error = hbr_error_set_os(HBR_EIO, "create '%s'", tmp);
 		goto out;

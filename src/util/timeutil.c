@@ -45,6 +45,15 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
+static int days_in(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30,
+		                    31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
 int hbr_time_parse_iso8601(int64_t *out, const char *s)
 {
 	int Y, M, D, h, m, sec;
@@ -67,7 +76,8 @@ int hbr_time_parse_iso8601(int64_t *out, const char *s)
 	}
 	if (strcmp(p, "Z") != 0)
 		goto bad;
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+	if (M < 1 || M > 12 || D < 1 || D > days_in(Y, M) || h > 23 || m > 59 ||
+	    sec > 60)
 		goto bad;
 	tm.tm_year = Y - 1900;
 	tm.tm_mon = M - 1;
