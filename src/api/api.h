@@ -80,8 +80,8 @@ int hbr_api_client_for_instance(json_t **out, struct hbr_api_call *call,
  * {"<wrapper>": [...]} when wrapper is not NULL (HBR's Vaults.Vault[]
  * shape) or as a bare array. *total_out is the count without paging. */
 int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
-		      const char *field, const char *wrapper,
-		      const struct hbr_list_req *req);
+                      const char *field, const char *wrapper,
+                      const struct hbr_list_req *req);
 
 /* Actions, one per resource file. */
 hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults;

@@ -70,7 +70,7 @@ int hbr_store_list(json_t **rows_out, int64_t *total_out, struct hbr_store *s,
 /* The same rows as JSON text, "[{...},{...}]", appended to out without
  * building JSON trees: the fast path for list responses. */
 int hbr_store_list_text(struct hbr_buf *out, int64_t *total_out,
-			struct hbr_store *s, const struct hbr_list_req *req);
+                        struct hbr_store *s, const struct hbr_list_req *req);
 
 /* One live object by id in the account, or the entity's not-found error
  * (HBR_ENOVAULT, HBR_ENOCLIENT, ...). Caller owns *out. */
