@@ -33,6 +33,7 @@ static int need(const struct hbrd_options *o, int n, const char *usage)
 static int account_of(char out[HBR_ID_MAX], struct hbr_store *s,
                       const struct hbrd_options *o)
 {
+	out[0] = '\0';
 	if (o->account[0]) {
 		if (hbr_store_account_exists(s, o->account) < 0)
 			return -1;
@@ -41,7 +42,14 @@ static int account_of(char out[HBR_ID_MAX], struct hbr_store *s,
 			return hbr_error_set(HBR_EINVAL, "bad account id");
 		return 0;
 	}
-	return hbr_store_account_first(out, s) < 0 ? -1 : 0;
+	if (hbr_store_account_first(out, s) == HBR_ENOTFOUND) {
+		hbr_error_set(HBR_ENOTFOUND,
+		              "no account in %s yet; run 'hbrd init --data-dir"
+		              " %s' (or start hbrd) first",
+		              o->data_dir, o->data_dir);
+		return -1;
+	}
+	return out[0] ? 0 : -1;
 }
 
 /* --name, else FILE's base name without ".json". */
@@ -100,6 +108,22 @@ int hbrd_cmd_ram(const struct hbrd_options *o, const char *verb)
 	char account[HBR_ID_MAX], uid[HBR_ID_MAX], *text = NULL;
 	int rc = 1, error = 0;
 
+	static const char *const verbs[] = {
+		"create-account",     "create-user",       "create-access-key",
+		"attach-policy",      "detach-policy",     "list-users",
+		"disable-access-key", "enable-access-key", "delete-access-key",
+	};
+	bool known = false;
+
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(verbs); i++)
+		known |= !strcmp(verb, verbs[i]);
+	if (!known) {
+		fprintf(stderr,
+		        "hbrd: unknown ram verb '%s' (see hbrd"
+		        " --help)\n",
+		        verb);
+		return 2;
+	}
 	if (hbrd_open_store(&s, o) < 0)
 		return 1;
 	if (!strcmp(verb, "create-account")) {
