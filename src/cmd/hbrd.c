@@ -6,7 +6,7 @@
 
 static const char usage[] =
         "usage: hbrd [serve] [--data-dir DIR] [--listen HOST:PORT] [--config FILE]\n"
-        "            [--store URL] [--threads N] [--region ID]\n"
+        "            [--store URL] [--threads N (default: cores)] [--region ID]\n"
         "       hbrd init --data-dir DIR\n"
         "       hbrd ram VERB --data-dir DIR [--account ACCOUNT_ID] ARGS...\n"
         "       hbrd admin VERB --data-dir DIR [...]\n"

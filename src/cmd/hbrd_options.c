@@ -2,6 +2,7 @@
 #include "common.h"
 #include <ctype.h>
 #include <jansson.h>
+#include <unistd.h>
 #include "cmd/hbrd.h"
 #include "store/store_account.h"
 #include "util/alloc.h"
@@ -96,7 +97,13 @@ int hbrd_options_parse(struct hbrd_options *o, int argc, char **argv, int first)
 	set(o->data_dir, sizeof(o->data_dir), "./var");
 	set(o->listen, sizeof(o->listen), "127.0.0.1:8080");
 	set(o->region, sizeof(o->region), "cn-local");
-	o->threads = 4;
+	/* One MHD worker per core: more only adds lock contention (SQLite's
+	 * WAL locks, the nonce cache), measured 57 vs 74 us of CPU per read
+	 * at 2 vs 4 threads on 2 cores. At least 2, so one slow durable
+	 * write never stalls every reader. */
+	o->threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	if (o->threads < 2)
+		o->threads = 2;
 	/* The config file is read first so that flags override it. */
 	for (int i = first; i < argc - 1; i++)
 		if (!strcmp(argv[i], "--config"))

@@ -49,13 +49,31 @@ static int fail(struct sqlite_store *s, const char *what)
 	                     sqlite3_errmsg(s->db));
 }
 
+static int lite_prepare(struct hbr_stmt **out, struct hbr_store *base,
+                        const char *sql);
+static int lite_step(struct hbr_stmt *st);
+static void lite_finalize(struct hbr_stmt *st);
+
 static int lite_exec(struct hbr_store *base, const char *sql)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct hbr_stmt *st = NULL;
+	int error;
 
-	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return fail(s, "exec");
-	return 0;
+	/* Scripts (migrations, pragmas) go through sqlite3_exec. Single
+	 * statements -- BEGIN, COMMIT, ROLLBACK on every call -- use the
+	 * statement cache instead of being parsed each time. */
+	if (strchr(sql, ';')) {
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return fail(s, "exec");
+		return 0;
+	}
+	if ((error = lite_prepare(&st, base, sql)) < 0)
+		return error;
+	while ((error = lite_step(st)) == 1)
+		;
+	lite_finalize(st);
+	return error;
 }
 
 /* FNV-1a: cheap, and most cached statements share long prefixes that
@@ -221,7 +239,7 @@ static void lite_rollback(struct hbr_store *base)
 	struct sqlite_store *s = (struct sqlite_store *)base;
 
 	if (!sqlite3_get_autocommit(s->db))
-		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		(void)lite_exec(base, "ROLLBACK");
 	end_write(s);
 }
 
