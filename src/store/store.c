@@ -57,24 +57,33 @@ static int vbind(struct hbr_stmt *st, struct hbr_store *s, const char *fmt,
 	return error;
 }
 
-int hbr_store_queryf(struct hbr_stmt **out, struct hbr_store *s,
-                     const char *sql, const char *fmt, ...)
+/* Prepare sql and bind the arguments fmt describes. */
+static int vprepare(struct hbr_stmt **out, struct hbr_store *s, const char *sql,
+                    const char *fmt, va_list ap)
 {
 	struct hbr_stmt *st = NULL;
-	va_list ap;
 	int error;
 
 	if ((error = s->ops->prepare(&st, s, sql)) < 0)
 		return error;
-	va_start(ap, fmt);
-	error = vbind(st, s, fmt, ap);
-	va_end(ap);
-	if (error < 0) {
+	if ((error = vbind(st, s, fmt, ap)) < 0) {
 		s->ops->finalize(st);
 		return error;
 	}
 	*out = st;
 	return 0;
+}
+
+int hbr_store_queryf(struct hbr_stmt **out, struct hbr_store *s,
+                     const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int error;
+
+	va_start(ap, fmt);
+	error = vprepare(out, s, sql, fmt, ap);
+	va_end(ap);
+	return error;
 }
 
 int hbr_store_execf(struct hbr_store *s, const char *sql, const char *fmt, ...)
@@ -83,15 +92,15 @@ int hbr_store_execf(struct hbr_store *s, const char *sql, const char *fmt, ...)
 	va_list ap;
 	int error;
 
-	if ((error = s->ops->prepare(&st, s, sql)) < 0)
-		return error;
 	va_start(ap, fmt);
-	error = vbind(st, s, fmt, ap);
+	error = vprepare(&st, s, sql, fmt, ap);
 	va_end(ap);
-	while (error == 0 && (error = s->ops->step(st)) == 1)
-		error = 0;
+	if (error < 0)
+		return error;
+	while ((error = s->ops->step(st)) == 1)
+		;
 	s->ops->finalize(st);
-	return error < 0 ? error : 0;
+	return error;
 }
 
 int hbr_store_count(int64_t *out, struct hbr_store *s, const char *sql,
@@ -101,12 +110,12 @@ int hbr_store_count(int64_t *out, struct hbr_store *s, const char *sql,
 	va_list ap;
 	int error;
 
-	if ((error = s->ops->prepare(&st, s, sql)) < 0)
-		return error;
 	va_start(ap, fmt);
-	error = vbind(st, s, fmt, ap);
+	error = vprepare(&st, s, sql, fmt, ap);
 	va_end(ap);
-	if (error == 0 && (error = s->ops->step(st)) == 1) {
+	if (error < 0)
+		return error;
+	if ((error = s->ops->step(st)) == 1) {
 		*out = s->ops->col_int64(st, 0);
 		error = 0;
 	} else if (error == 0) {
