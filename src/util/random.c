@@ -4,7 +4,7 @@
 #include <sys/random.h>
 #include "util/random.h"
 
-void hbr_random_bytes(void *buf, size_t len)
+static void fill(void *buf, size_t len)
 {
 	unsigned char *p = buf;
 
@@ -19,6 +19,29 @@ void hbr_random_bytes(void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+}
+
+/* Small requests (a request id, a nonce) are served from a per-thread
+ * pool refilled 256 bytes at a time: one getrandom() per ~16 ids instead
+ * of one per id. The bytes are the kernel CSPRNG's, used once. */
+void hbr_random_bytes(void *buf, size_t len)
+{
+	static _Thread_local unsigned char pool[256];
+	static _Thread_local size_t left;
+	unsigned char *p = buf;
+
+	if (len > sizeof(pool) / 4) {
+		fill(buf, len);
+		return;
+	}
+	if (left < len) {
+		fill(pool, sizeof(pool));
+		left = sizeof(pool);
+	}
+	memcpy(p, pool + sizeof(pool) - left, len);
+	/* Forget what was handed out. */
+	memset(pool + sizeof(pool) - left, 0, len);
+	left -= len;
 }
 
 void hbr_random_uuid(char out[37])
