@@ -101,7 +101,7 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 	}
 	limits.max_body = 1 << 20;
 	limits.max_params = 1000;
-	limits.max_header_bytes = 256 * 1024;
+	limits.max_header_bytes = 128 * 1024;
 	limits.idle_timeout_s = 60;
 	limits.threads = opts->threads;
 	if (hbr_http_start(&http, host, port, &limits, hbr_api_handle, api) <

@@ -205,8 +205,12 @@ int hbr_http_start(struct hbr_http_server **out, const char *host,
 	srv->limits = *limits;
 	srv->cb = cb;
 	srv->payload = payload;
+	/* poll(), not epoll: with epoll, libmicrohttpd 0.9.75 leaves a
+	 * connection whose headers overflow the pool hanging until the idle
+	 * timeout instead of closing it. The pool (max_header_bytes) is
+	 * zeroed on every request, so it is kept no larger than needed. */
 	srv->daemon = MHD_start_daemon(
-	        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+	        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
 	                MHD_USE_SUPPRESS_DATE_NO_CLOCK,
 	        port, NULL, NULL, access_cb, srv, MHD_OPTION_SOCK_ADDR,
 	        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
