@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The include rule: util <- core <- {http, auth, store, vault} <-
-# {api, agent, gc} <- cmd. A file may include its own module and modules
-# of a lower rank only.
+# {api, agent, gc, sched} <- cmd. A file may include its own module and
+# modules of a lower rank only.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 rank() {
 	case "$1" in
 	util) echo 0 ;; core) echo 1 ;;
 	http | auth | store | vault) echo 2 ;;
-	api | agent | gc) echo 3 ;;
+	api | agent | gc | sched) echo 3 ;;
 	cmd) echo 4 ;;
 	*) echo 99 ;;
 	esac

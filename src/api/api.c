@@ -41,6 +41,20 @@ static const struct action actions[] = {
 	  false },
 	{ "DeleteBackupClientResource", hbr_api_delete_backup_client_resource,
 	  true },
+	{ "UpdateVault", hbr_api_update_vault, true },
+	{ "DeleteVault", hbr_api_delete_vault, true },
+	{ "DeleteBackupClient", hbr_api_delete_backup_client, true },
+	{ "UpdateClientSettings", hbr_api_update_client_settings, true },
+	{ "UninstallBackupClients", hbr_api_uninstall_backup_clients, true },
+	{ "UpdateBackupPlan", hbr_api_update_backup_plan, true },
+	{ "DeleteBackupPlan", hbr_api_delete_backup_plan, true },
+	{ "EnableBackupPlan", hbr_api_enable_backup_plan, true },
+	{ "DisableBackupPlan", hbr_api_disable_backup_plan, true },
+	{ "CancelBackupJob", hbr_api_cancel_backup_job, true },
+	{ "DeleteSnapshot", hbr_api_delete_snapshot, true },
+	{ "CreateRestoreJob", hbr_api_create_restore_job, true },
+	{ "DescribeRestoreJobs2", hbr_api_describe_restore_jobs2, false },
+	{ "CancelRestoreJob", hbr_api_cancel_restore_job, true },
 };
 
 static const struct action *find_action(const char *name)

@@ -84,14 +84,21 @@ int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
                       const struct hbr_list_req *req);
 
 /* Actions, one per resource file. */
-hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults;
+hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults,
+        hbr_api_update_vault, hbr_api_delete_vault;
 hbr_api_action_fn hbr_api_install_backup_clients,
-        hbr_api_describe_backup_clients;
+        hbr_api_describe_backup_clients, hbr_api_delete_backup_client,
+        hbr_api_update_client_settings, hbr_api_uninstall_backup_clients;
 hbr_api_action_fn hbr_api_describe_task;
 hbr_api_action_fn hbr_api_create_backup_plan, hbr_api_describe_backup_plans,
-        hbr_api_execute_backup_plan;
-hbr_api_action_fn hbr_api_create_backup_job, hbr_api_describe_backup_jobs2;
-hbr_api_action_fn hbr_api_search_historical_snapshots;
+        hbr_api_execute_backup_plan, hbr_api_update_backup_plan,
+        hbr_api_delete_backup_plan, hbr_api_enable_backup_plan,
+        hbr_api_disable_backup_plan;
+hbr_api_action_fn hbr_api_create_backup_job, hbr_api_describe_backup_jobs2,
+        hbr_api_cancel_backup_job;
+hbr_api_action_fn hbr_api_search_historical_snapshots, hbr_api_delete_snapshot;
+hbr_api_action_fn hbr_api_create_restore_job, hbr_api_describe_restore_jobs2,
+        hbr_api_cancel_restore_job;
 hbr_api_action_fn hbr_api_delete_backup_client_resource;
 
 #endif

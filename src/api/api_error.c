@@ -36,6 +36,7 @@ static const struct {
 	{ HBR_EMETHOD, 400, "UnsupportedHTTPMethod" },
 	{ HBR_ECORRUPT, 500, "InternalError" },
 	{ HBR_ESIGMETHOD, 400, "InvalidSignatureMethod" },
+	{ HBR_ENORESTORE, 404, "RestoreJobNotExist" },
 };
 
 int hbr_api_error_code(char *out, size_t size, int error, const char *param)

@@ -150,3 +150,37 @@ out:
 	hbr_filters_release(&filters);
 	return error;
 }
+
+/* CancelBackupJob: no agent acknowledges yet, so QUEUED and RUNNING jobs
+ * go straight to CANCELED (store_lifecycle.c). */
+int hbr_api_cancel_backup_job(struct hbr_api_call *call)
+{
+	const char *job_id, *vault_id;
+	json_t *job = NULL;
+	int error;
+
+	if ((error = hbr_param_str(&job_id, call->params, "JobId", true, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&vault_id, call->params, "VaultId", false, 1,
+	                           64)) < 0)
+		return error;
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = hbr_store_get(&job, call->store, HBR_ENT_JOB,
+	                           call->who.account_id, job_id)) < 0)
+		goto out;
+	if (vault_id && strcmp(vault_id, json_string_value(json_object_get(
+	                                         job, "VaultId")))) {
+		error = hbr_error_set(HBR_ENOJOB,
+		                      "The specified backup job does not exist"
+		                      " in vault %s: %s",
+		                      vault_id, job_id);
+		goto out;
+	}
+	if ((error = hbr_store_cancel(call->store, HBR_ENT_JOB,
+	                              call->who.account_id, job_id)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+out:
+	json_decref(job);
+	return error;
+}

@@ -36,40 +36,46 @@ static int usable_vault(struct hbr_api_call *call, const char *vault_id)
 	return error;
 }
 
-static int set_opt_str(json_t *obj, const char *field, const char *v)
+static bool has(struct hbr_api_call *call, const char *name)
+{
+	return hbr_kvlist_get(call->params, name) != NULL;
+}
+
+static void set_str(json_t *obj, const char *field, const char *v)
 {
 	if (v)
 		json_object_set_new(obj, field, json_string(v));
-	return 0;
 }
 
-int hbr_api_create_backup_plan(struct hbr_api_call *call)
+/*
+ * The settings CreateBackupPlan and UpdateBackupPlan share, validated the
+ * same way. On create the required ones must be present and absent ones
+ * take their defaults; on update only what the request carries changes.
+ * VaultId and InstanceId are the callers' (they need the store).
+ */
+static int apply_plan_params(json_t *plan, struct hbr_api_call *call,
+                             bool create)
 {
-	const char *src, *vault_id, *instance_id, *name, *schedule, *include,
-	        *exclude, *options, *speed, *backup_type;
 	static const char *const backup_types[] = { "COMPLETE" };
+	const char *src, *name, *schedule, *include, *exclude, *options, *speed,
+	        *backup_type;
 	struct hbr_strlist paths = HBR_STRLIST_INIT;
 	struct hbr_schedule sch;
-	char plan_id[HBR_ID_MAX];
-	int64_t retention, keep, now = hbr_time_now();
-	json_t *client = NULL, *plan = NULL, *parr;
+	int64_t retention, keep;
 	bool disabled;
+	json_t *parr;
 	int error;
 
-	if (!hbr_kvlist_get(call->params, "SourceType"))
+	if (create && !has(call, "SourceType"))
 		return hbr_error_set_param(HBR_EMISSING, "SourceType",
 		                           "SourceType is mandatory for this"
 		                           " action.");
 	if ((error = hbr_param_enum(&src, call->params, "SourceType",
 	                            source_types, 1, NULL)) < 0 ||
-	    (error = hbr_param_str(&vault_id, call->params, "VaultId", true, 1,
+	    (error = hbr_param_str(&name, call->params, "PlanName", create, 1,
 	                           64)) < 0 ||
-	    (error = hbr_param_str(&instance_id, call->params, "InstanceId",
-	                           true, 1, 128)) < 0 ||
-	    (error = hbr_param_str(&name, call->params, "PlanName", true, 1,
-	                           64)) < 0 ||
-	    (error = hbr_param_str(&schedule, call->params, "Schedule", true, 1,
-	                           256)) < 0 ||
+	    (error = hbr_param_str(&schedule, call->params, "Schedule", create,
+	                           1, 256)) < 0 ||
 	    (error = hbr_param_int(&retention, call->params, "Retention", false,
 	                           1, 365000, 7)) < 0 ||
 	    (error = hbr_param_int(&keep, call->params, "KeepLatestSnapshots",
@@ -89,7 +95,7 @@ int hbr_api_create_backup_plan(struct hbr_api_call *call)
 	    (error = hbr_param_list(&paths, call->params, "Path", 100,
 	                            PATH_MAX_LEN)) < 0)
 		goto out;
-	if (hbr_schedule_parse(&sch, schedule) < 0) {
+	if (schedule && hbr_schedule_parse(&sch, schedule) < 0) {
 		error = hbr_error_set_param(HBR_EINVAL, "Schedule", "%s",
 		                            hbr_error_msg());
 		goto out;
@@ -99,7 +105,7 @@ int hbr_api_create_backup_plan(struct hbr_api_call *call)
 		                            hbr_error_msg());
 		goto out;
 	}
-	if (paths.n == 0) {
+	if ((create || paths.present) && paths.n == 0) {
 		error = hbr_error_set_param(HBR_EMISSING, "Path",
 		                            "an ECS_FILE plan needs at least"
 		                            " one Path.N");
@@ -114,29 +120,67 @@ int hbr_api_create_backup_plan(struct hbr_api_call *call)
 			goto out;
 		}
 
+	set_str(plan, "PlanName", name);
+	set_str(plan, "SourceType", src);
+	set_str(plan, "Schedule", schedule);
+	if (create || has(call, "Retention"))
+		json_object_set_new(plan, "Retention", json_integer(retention));
+	if (create || has(call, "KeepLatestSnapshots"))
+		json_object_set_new(plan, "KeepLatestSnapshots",
+		                    json_integer(keep));
+	if (create || has(call, "Disabled"))
+		json_object_set_new(plan, "Disabled", json_boolean(disabled));
+	if (create || has(call, "BackupType"))
+		json_object_set_new(plan, "BackupType",
+		                    json_string(backup_type));
+	set_str(plan, "Include", include);
+	set_str(plan, "Exclude", exclude);
+	set_str(plan, "Options", options);
+	set_str(plan, "SpeedLimit", speed);
+	if (paths.present) {
+		parr = json_array();
+		for (size_t i = 0; i < paths.n; i++)
+			json_array_append_new(parr,
+			                      json_string(paths.items[i]));
+		json_object_set_new(plan, "Paths",
+		                    json_pack("{s:o}", "Path", parr));
+	}
+out:
+	hbr_strlist_release(&paths);
+	return error;
+}
+
+int hbr_api_create_backup_plan(struct hbr_api_call *call)
+{
+	const char *src, *vault_id, *instance_id;
+	char plan_id[HBR_ID_MAX];
+	int64_t now = hbr_time_now();
+	json_t *client = NULL, *plan = NULL;
+	int error;
+
+	if (!has(call, "SourceType"))
+		return hbr_error_set_param(HBR_EMISSING, "SourceType",
+		                           "SourceType is mandatory for this"
+		                           " action.");
+	if ((error = hbr_param_enum(&src, call->params, "SourceType",
+	                            source_types, 1, NULL)) < 0 ||
+	    (error = hbr_param_str(&vault_id, call->params, "VaultId", true, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&instance_id, call->params, "InstanceId",
+	                           true, 1, 128)) < 0)
+		return error;
+	hbr_id_new(plan_id, HBR_ID_PLAN);
+	/* The client id is filled in once the instance is looked up. */
+	plan = hbr_model_plan(plan_id, "", instance_id, vault_id, now);
+	if ((error = apply_plan_params(plan, call, true)) < 0)
+		goto out;
+
 	if ((error = hbr_store_begin(call->store)) < 0 ||
 	    (error = usable_vault(call, vault_id)) < 0 ||
 	    (error = hbr_api_client_for_instance(&client, call, instance_id)) <
 	            0)
 		goto out;
-	hbr_id_new(plan_id, HBR_ID_PLAN);
-	plan = hbr_model_plan(
-	        plan_id, json_string_value(json_object_get(client, "ClientId")),
-	        instance_id, vault_id, now);
-	json_object_set_new(plan, "PlanName", json_string(name));
-	json_object_set_new(plan, "SourceType", json_string(src));
-	json_object_set_new(plan, "Schedule", json_string(schedule));
-	json_object_set_new(plan, "Retention", json_integer(retention));
-	json_object_set_new(plan, "KeepLatestSnapshots", json_integer(keep));
-	json_object_set_new(plan, "Disabled", json_boolean(disabled));
-	json_object_set_new(plan, "BackupType", json_string(backup_type));
-	set_opt_str(plan, "Include", include);
-	set_opt_str(plan, "Exclude", exclude);
-	set_opt_str(plan, "Options", options);
-	set_opt_str(plan, "SpeedLimit", speed);
-	parr = json_object_get(json_object_get(plan, "Paths"), "Path");
-	for (size_t i = 0; i < paths.n; i++)
-		json_array_append_new(parr, json_string(paths.items[i]));
+	json_object_set(plan, "ClientId", json_object_get(client, "ClientId"));
 	if ((error = hbr_store_insert(call->store, HBR_ENT_PLAN,
 	                              call->who.account_id, plan)) < 0 ||
 	    (error = hbr_store_set(
@@ -147,10 +191,108 @@ int hbr_api_create_backup_plan(struct hbr_api_call *call)
 		goto out;
 	json_object_set_new(call->out, "PlanId", json_string(plan_id));
 out:
-	hbr_strlist_release(&paths);
 	json_decref(client);
 	json_decref(plan);
 	return error;
+}
+
+/* The plan named by PlanId; a VaultId sent along must be the plan's
+ * (HBR's calls carry it), otherwise the plan does not exist there. */
+static int get_plan(json_t **out, struct hbr_api_call *call)
+{
+	const char *plan_id, *vault_id;
+	json_t *plan = NULL;
+	int error;
+
+	if ((error = hbr_param_str(&plan_id, call->params, "PlanId", true, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&vault_id, call->params, "VaultId", false, 1,
+	                           64)) < 0 ||
+	    (error = hbr_store_get(&plan, call->store, HBR_ENT_PLAN,
+	                           call->who.account_id, plan_id)) < 0)
+		return error;
+	if (vault_id && strcmp(vault_id, json_string_value(json_object_get(
+	                                         plan, "VaultId")))) {
+		json_decref(plan);
+		return hbr_error_set(HBR_ENOPLAN,
+		                     "The specified backup plan does not exist"
+		                     " in vault %s: %s",
+		                     vault_id, plan_id);
+	}
+	*out = plan;
+	return 0;
+}
+
+/* HBR's UpdateBackupPlan cannot move a plan to another vault: VaultId
+ * only names where the plan is (get_plan checks it). */
+int hbr_api_update_backup_plan(struct hbr_api_call *call)
+{
+	json_t *plan = NULL;
+	int error;
+
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = get_plan(&plan, call)) < 0 ||
+	    (error = apply_plan_params(plan, call, false)) < 0 ||
+	    (error = hbr_store_replace(call->store, HBR_ENT_PLAN,
+	                               call->who.account_id, plan)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+out:
+	json_decref(plan);
+	return error;
+}
+
+int hbr_api_delete_backup_plan(struct hbr_api_call *call)
+{
+	struct hbr_delete_counts c = { 0 };
+	json_t *plan = NULL;
+	bool require;
+	int error;
+
+	if ((error = hbr_param_bool(&require, call->params,
+	                            "RequireNoRunningJobs", false)) < 0)
+		return error;
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = get_plan(&plan, call)) < 0 ||
+	    (error = hbr_store_delete_plan(
+	             &c, call->store, call->who.account_id,
+	             json_string_value(json_object_get(plan, "PlanId")),
+	             require)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+	call->plans_deleted = c.plans;
+	call->jobs_deleted = c.jobs;
+out:
+	json_decref(plan);
+	return error;
+}
+
+static int set_disabled(struct hbr_api_call *call, const char *value)
+{
+	json_t *plan = NULL;
+	int error;
+
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = get_plan(&plan, call)) < 0 ||
+	    (error = hbr_store_set(
+	             call->store, HBR_ENT_PLAN, call->who.account_id,
+	             json_string_value(json_object_get(plan, "PlanId")),
+	             "Disabled", value)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+out:
+	json_decref(plan);
+	return error;
+}
+
+int hbr_api_enable_backup_plan(struct hbr_api_call *call)
+{
+	return set_disabled(call, "false");
+}
+
+int hbr_api_disable_backup_plan(struct hbr_api_call *call)
+{
+	return set_disabled(call, "true");
 }
 
 /* Lower camel case, as Terraform sends them (hbr-api.md §4.2). */

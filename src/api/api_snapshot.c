@@ -256,3 +256,49 @@ out:
 	query_release(&q);
 	return error;
 }
+
+/*
+ * DeleteSnapshot. The optional SourceType, VaultId, ClientId and
+ * InstanceId HBR sends along must describe the snapshot; if one does not,
+ * the snapshot does not exist there.
+ */
+int hbr_api_delete_snapshot(struct hbr_api_call *call)
+{
+	static const char *const checks[] = { "SourceType", "VaultId",
+		                              "ClientId", "InstanceId" };
+	const char *snapshot_id, *v;
+	json_t *snap = NULL;
+	int error;
+
+	if ((error = hbr_param_str(&snapshot_id, call->params, "SnapshotId",
+	                           true, 1, 64)) < 0)
+		return error;
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(checks); i++)
+		if ((error = hbr_param_str(&v, call->params, checks[i], false,
+		                           1, 128)) < 0)
+			return error;
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = hbr_store_get(&snap, call->store, HBR_ENT_SNAPSHOT,
+	                           call->who.account_id, snapshot_id)) < 0)
+		goto out;
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(checks); i++) {
+		const char *have =
+		        json_string_value(json_object_get(snap, checks[i]));
+		v = hbr_kvlist_get(call->params, checks[i]);
+		if (v && (!have || strcmp(v, have))) {
+			error = hbr_error_set(HBR_ENOSNAPSHOT,
+			                      "The specified snapshot does not"
+			                      " exist with %s %s: %s",
+			                      checks[i], v, snapshot_id);
+			goto out;
+		}
+	}
+	if ((error = hbr_store_delete_snapshot(
+	             call->store, call->who.account_id, snapshot_id)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+	call->snapshots_deleted = 1;
+out:
+	json_decref(snap);
+	return error;
+}

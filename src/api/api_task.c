@@ -14,6 +14,10 @@ static int install_result(json_t *task, struct hbr_api_call *call)
 {
 	json_t *pairs = json_object_get(task, "Clients"), *pair;
 	json_t *result = json_array();
+	/* Install tasks wait for INSTALLING to end, uninstall tasks for
+	 * UNINSTALLING (the agent reports NOT_INSTALLED when it is gone). */
+	const char *pending =
+	        json_string_value(json_object_get(task, "Pending"));
 	size_t i, done = 0, n = json_array_size(pairs);
 	char *text;
 	int error = 0;
@@ -33,7 +37,7 @@ static int install_result(json_t *task, struct hbr_api_call *call)
 		else
 			status = json_string_value(
 			        json_object_get(client, "Status"));
-		if (strcmp(status, "INSTALLING"))
+		if (strcmp(status, pending ? pending : "INSTALLING"))
 			done++;
 		json_array_append_new(
 		        result, json_pack("{s:s, s:s, s:s, s:s}", "instanceId",

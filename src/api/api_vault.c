@@ -85,8 +85,8 @@ int hbr_api_create_vault(struct hbr_api_call *call)
 	if ((error = hbr_store_begin(call->store)) < 0)
 		goto out;
 	if ((error = hbr_store_count(&count, call->store,
-	                             "SELECT COUNT(*) FROM vaults WHERE"
-	                             " account_id = ?",
+	                             "SELECT COUNT(*) FROM live_vaults"
+	                             " WHERE account_id = ?",
 	                             "s", call->who.account_id)) < 0)
 		goto out;
 	if (count >= MAX_VAULTS) {
@@ -162,4 +162,60 @@ int hbr_api_describe_vaults(struct hbr_api_call *call)
 out:
 	json_decref(rows);
 	return error;
+}
+
+int hbr_api_update_vault(struct hbr_api_call *call)
+{
+	const char *vault_id, *name, *desc;
+	json_t *vault = NULL;
+	int error;
+
+	if ((error = hbr_param_str(&vault_id, call->params, "VaultId", true, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&name, call->params, "VaultName", false, 1,
+	                           64)) < 0 ||
+	    (error = hbr_param_str(&desc, call->params, "Description", false, 0,
+	                           255)) < 0)
+		return error;
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = hbr_store_get(&vault, call->store, HBR_ENT_VAULT,
+	                           call->who.account_id, vault_id)) < 0)
+		goto out;
+	if (name)
+		json_object_set_new(vault, "VaultName", json_string(name));
+	if (desc)
+		json_object_set_new(vault, "Description", json_string(desc));
+	if ((error = hbr_store_replace(call->store, HBR_ENT_VAULT,
+	                               call->who.account_id, vault)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		goto out;
+out:
+	json_decref(vault);
+	return error;
+}
+
+/*
+ * The vault's directory stays: its snapshots are in gc_queue, and space
+ * reclamation, which owns the bytes, removes the directory once nothing
+ * queued refers to the vault. Removing it here could not be made atomic
+ * with the commit anyway.
+ */
+int hbr_api_delete_vault(struct hbr_api_call *call)
+{
+	struct hbr_delete_counts c = { 0 };
+	const char *vault_id;
+	int error;
+
+	if ((error = hbr_param_str(&vault_id, call->params, "VaultId", true, 1,
+	                           64)) < 0)
+		return error;
+	if ((error = hbr_store_begin(call->store)) < 0 ||
+	    (error = hbr_store_delete_vault(
+	             &c, call->store, call->who.account_id, vault_id)) < 0 ||
+	    (error = hbr_store_commit(call->store)) < 0)
+		return error;
+	call->plans_deleted = c.plans;
+	call->jobs_deleted = c.jobs;
+	call->snapshots_deleted = c.snapshots;
+	return 0;
 }

@@ -7,6 +7,7 @@
 static const char usage[] =
         "usage: hbrd [serve] [--data-dir DIR] [--listen HOST:PORT] [--config FILE]\n"
         "            [--store URL] [--threads N (default: cores)] [--region ID]\n"
+        "            [--sched-tick-ms MS (default: 1000)] [--clock-file FILE]\n"
         "       hbrd init --data-dir DIR\n"
         "       hbrd ram VERB --data-dir DIR [--account ACCOUNT_ID] ARGS...\n"
         "       hbrd admin VERB --data-dir DIR [...]\n"
@@ -15,6 +16,8 @@ static const char usage[] =
         "ACS3 signatures). Defaults: --data-dir ./var, --listen 127.0.0.1:8080,\n"
         "--store sqlite:DATA_DIR/hbr.db. Flags override the config file, whose\n"
         "lines are 'name = value' with the flag names (data-dir, listen, ...).\n"
+        "--clock-file is a test facility: the clock is offset by the seconds\n"
+        "the file holds, re-read every scheduler tick (docs/SCHEDULER.md).\n"
         "\n"
         "ram verbs (each prints one JSON object):\n"
         "  create-account NAME        a new isolated tenant and its root key\n"

@@ -17,6 +17,9 @@ struct hbrd_options {
 	char name[256]; /* --name (attach-policy, seed vault name) */
 	/* admin seed */
 	int64_t clients, plans, jobs, running, snapshots;
+	/* scheduler: tick period, and the test clock (docs/SCHEDULER.md) */
+	int64_t sched_tick_ms;
+	char clock_file[1024];
 	/* Positional arguments after the verb, borrowed from argv. */
 	const char *args[16];
 	int nargs;

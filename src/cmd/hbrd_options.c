@@ -41,6 +41,10 @@ static bool assign(struct hbrd_options *o, const char *name, const char *v)
 		o->running = strtoll(v, NULL, 10);
 	else if (!strcmp(name, "snapshots"))
 		o->snapshots = strtoll(v, NULL, 10);
+	else if (!strcmp(name, "sched-tick-ms"))
+		o->sched_tick_ms = strtoll(v, NULL, 10);
+	else if (!strcmp(name, "clock-file"))
+		set(o->clock_file, sizeof(o->clock_file), v);
 	else
 		return false;
 	return true;
@@ -146,6 +150,10 @@ int hbrd_options_parse(struct hbrd_options *o, int argc, char **argv, int first)
 	}
 	if (o->threads < 1 || o->threads > 256) {
 		fprintf(stderr, "hbrd: --threads must be 1 to 256\n");
+		return 2;
+	}
+	if (o->sched_tick_ms < 0 || o->sched_tick_ms > 3600000) {
+		fprintf(stderr, "hbrd: --sched-tick-ms must be 0 to 3600000\n");
 		return 2;
 	}
 	if (!o->store_url[0])

@@ -6,6 +6,7 @@
 #include "cmd/hbrd.h"
 #include "gc/gc_purger.h"
 #include "http/http_server.h"
+#include "sched/sched.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -54,6 +55,8 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 	struct hbr_http_limits limits = { 0 };
 	struct hbr_http_server *http = NULL;
 	struct hbr_purger *purger = NULL;
+	struct hbr_sched_config scfg = { 0 };
+	struct hbr_sched *sched = NULL;
 	struct hbr_api *api = NULL;
 	struct hbr_store *s = NULL;
 	char host[64], *creds = NULL;
@@ -76,6 +79,11 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (opts->clock_file[0] &&
+	    hbr_sched_clock_file_apply(opts->clock_file) < 0) {
+		hbrd_fail("clock-file");
+		return 2;
+	}
 
 	if (hbrd_open_store(&s, opts) < 0)
 		return 1;
@@ -90,12 +98,19 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 	cfg.data_dir = opts->data_dir;
 	cfg.store_url = opts->store_url;
 	cfg.region = opts->region;
-	cfg.store_conns = opts->threads + 1;
+	/* One per HTTP worker, one each for the purger and the scheduler. */
+	cfg.store_conns = opts->threads + 2;
 	if (hbr_api_open(&api, &cfg) < 0) {
 		hbrd_fail("start");
 		goto out;
 	}
 	if (hbr_purger_start(&purger, api->pool) < 0) {
+		hbrd_fail("start");
+		goto out;
+	}
+	scfg.tick_ms = opts->sched_tick_ms;
+	scfg.clock_file = opts->clock_file[0] ? opts->clock_file : NULL;
+	if (hbr_sched_start(&sched, api->pool, &scfg) < 0) {
 		hbrd_fail("start");
 		goto out;
 	}
@@ -120,6 +135,7 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 	rc = 0;
 out:
 	hbr_http_stop(http, 0);
+	hbr_sched_stop(sched); /* releases the lease: needs the pool */
 	hbr_purger_stop(purger);
 	hbr_api_close(api);
 	hbr_store_close(s);

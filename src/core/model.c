@@ -120,3 +120,27 @@ json_t *hbr_model_snapshot(const char *snapshot_id, const char *client_id,
 	        "Path", "", "Paths", wrapped("Path", json_array()), "Include",
 	        "", "Exclude", "", "StorageClass", "STANDARD", "ErrorFile", "");
 }
+
+json_t *hbr_model_restore_job(const char *restore_id, const char *restore_type,
+                              const char *snapshot_id, const char *vault_id,
+                              const char *target_instance_id, int64_t now)
+{
+	return json_pack(
+	        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+	        " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I,"
+	        " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	        "RestoreId", restore_id, "RestoreType", restore_type,
+	        "SourceType", "ECS_FILE", "Status", "QUEUED", "SnapshotId",
+	        snapshot_id, "SnapshotHash", "", "VaultId", vault_id,
+	        "SourceClientId", "", "SourceInstanceId", "",
+	        "TargetInstanceId", target_instance_id, "TargetClientId", "",
+	        "TargetPath", "", "Include", "", "Exclude", "", "Options", "",
+	        "ErrorMessage", "", "ErrorFile", "", "StorageClass", "STANDARD",
+	        "CreatedTime", (json_int_t)now, "UpdatedTime", (json_int_t)now,
+	        "StartTime", (json_int_t)0, "CompleteTime", (json_int_t)0,
+	        "ExpireTime", (json_int_t)0, "Progress", (json_int_t)0,
+	        "BytesTotal", (json_int_t)0, "BytesDone", (json_int_t)0,
+	        "ActualBytes", (json_int_t)0, "ItemsTotal", (json_int_t)0,
+	        "ItemsDone", (json_int_t)0, "ActualItems", (json_int_t)0,
+	        "Speed", (json_int_t)0);
+}

@@ -26,5 +26,8 @@ json_t *hbr_model_snapshot(const char *snapshot_id, const char *client_id,
                            const char *instance_id, const char *vault_id,
                            const char *plan_id, const char *job_id,
                            int64_t now);
+json_t *hbr_model_restore_job(const char *restore_id, const char *restore_type,
+                              const char *snapshot_id, const char *vault_id,
+                              const char *target_instance_id, int64_t now);
 
 #endif

@@ -55,20 +55,18 @@ static int missing_error(const struct target *t, size_t n)
 	return error;
 }
 
-int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
-                                      struct hbr_store *s,
-                                      const char *account_id,
-                                      const char *const *client_ids, size_t n,
-                                      struct hbr_audit_entry *audit)
+int hbr_store_delete_client_resources_tx(struct hbr_delete_counts *out,
+                                         struct hbr_store *s,
+                                         const char *account_id,
+                                         const char *const *client_ids,
+                                         size_t n)
 {
 	struct hbr_delete_counts c = { 0 };
 	struct target *t = hbr_calloc(n ? n : 1, sizeof(*t));
 	int64_t now = hbr_time_now();
 	bool any_missing = false;
-	int error;
+	int error = 0;
 
-	if ((error = hbr_store_begin(s)) < 0)
-		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct hbr_stmt *st = NULL;
 		t[i].id = client_ids[i];
@@ -78,12 +76,13 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
 				t[i].seen = true;
 		if (t[i].seen)
 			continue;
-		if ((error = hbr_store_queryf(&st, s,
-		                              "SELECT epoch, backup_status"
-		                              " FROM clients WHERE client_id = ?"
-		                              " AND account_id = ?",
-		                              "ss", t[i].id, account_id)) < 0)
-			goto fail;
+		if ((error = hbr_store_queryf(
+		             &st, s,
+		             "SELECT epoch, backup_status"
+		             " FROM live_clients WHERE"
+		             " client_id = ? AND account_id = ?",
+		             "ss", t[i].id, account_id)) < 0)
+			goto out;
 		if ((error = hbr_stmt_next(st)) == 1) {
 			t[i].epoch = hbr_stmt_int(st, 0);
 			t[i].unprotected =
@@ -91,12 +90,12 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
 		}
 		hbr_stmt_done(st);
 		if (error < 0)
-			goto fail;
+			goto out;
 		any_missing |= t[i].epoch < 0;
 	}
 	if (any_missing) {
 		error = missing_error(t, n);
-		goto fail;
+		goto out;
 	}
 
 	for (size_t i = 0; i < n; i++) {
@@ -115,7 +114,7 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
 		             " WHERE source_client_id = ? AND status IN"
 		             " ('CREATED','QUEUED','RUNNING','CANCELING')",
 		             "s", t[i].id)) < 0)
-			goto fail;
+			goto out;
 		c.plans += p;
 		c.jobs += j;
 		c.snapshots += sn;
@@ -135,7 +134,7 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
 			             " ON CONFLICT (client_id) DO UPDATE"
 			             " SET below_epoch = excluded.below_epoch",
 			             "si", t[i].id, t[i].epoch + 1)) < 0)
-				goto fail;
+				goto out;
 		} else if (!t[i].unprotected &&
 		           (error = hbr_store_execf(
 		                    s,
@@ -143,7 +142,7 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
 		                    " backup_status = 'UNPROTECTED',"
 		                    " updated_time = ? WHERE client_id = ?",
 		                    "is", now, t[i].id)) < 0) {
-			goto fail;
+			goto out;
 		}
 		if (r > 0 &&
 		    (error = hbr_store_execf(
@@ -153,8 +152,29 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
 		             " AND status IN ('CREATED','QUEUED','RUNNING',"
 		             "'CANCELING')",
 		             "is", now, t[i].id)) < 0)
-			goto fail;
+			goto out;
 	}
+	*out = c;
+	error = 0;
+out:
+	hbr_free(t);
+	return error;
+}
+
+int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
+                                      struct hbr_store *s,
+                                      const char *account_id,
+                                      const char *const *client_ids, size_t n,
+                                      struct hbr_audit_entry *audit)
+{
+	struct hbr_delete_counts c = { 0 };
+	int error;
+
+	if ((error = hbr_store_begin(s)) < 0)
+		return error;
+	if ((error = hbr_store_delete_client_resources_tx(&c, s, account_id,
+	                                                  client_ids, n)) < 0)
+		goto fail;
 	if (audit) {
 		audit->plans_deleted = c.plans;
 		audit->jobs_deleted = c.jobs;
@@ -165,11 +185,9 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
 	if ((error = hbr_store_commit(s)) < 0)
 		goto fail;
 	*out = c;
-	goto out;
+	return 0;
 fail:
 	hbr_store_rollback(s);
-out:
-	hbr_free(t);
 	return error;
 }
 

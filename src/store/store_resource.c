@@ -108,9 +108,11 @@ static const struct column restore_cols[] = {
 	{ "SourceClientId", "source_client_id", T_TEXT, false },
 	{ "VaultId", "vault_id", T_TEXT, false },
 	{ "TargetInstanceId", "target_instance_id", T_TEXT, false },
+	{ "RestoreType", "restore_type", T_TEXT, false },
 	{ "Status", "status", T_TEXT, true },
 	{ "CreatedTime", "created_time", T_INT, false },
 	{ "UpdatedTime", "updated_time", T_INT, true },
+	{ "CompleteTime", "complete_time", T_INT, true },
 };
 
 #define ENT(t, v, nf, w, ep, c)                       \
@@ -119,10 +121,10 @@ static const struct column restore_cols[] = {
 	}
 
 static const struct entity entities[] = {
-	[HBR_ENT_VAULT] = ENT("vaults", "vaults", HBR_ENOVAULT, "vault", false,
-	                      vault_cols),
-	[HBR_ENT_CLIENT] = ENT("clients", "clients", HBR_ENOCLIENT, "client",
-	                       false, client_cols),
+	[HBR_ENT_VAULT] = ENT("vaults", "live_vaults", HBR_ENOVAULT, "vault",
+	                      false, vault_cols),
+	[HBR_ENT_CLIENT] = ENT("clients", "live_clients", HBR_ENOCLIENT,
+	                       "client", false, client_cols),
 	[HBR_ENT_TASK] =
 	        ENT("tasks", "tasks", HBR_ENOTASK, "task", false, task_cols),
 	[HBR_ENT_PLAN] = ENT("plans", "live_plans", HBR_ENOPLAN, "backup plan",
@@ -131,7 +133,7 @@ static const struct entity entities[] = {
 	                    job_cols),
 	[HBR_ENT_SNAPSHOT] = ENT("snapshots", "live_snapshots", HBR_ENOSNAPSHOT,
 	                         "snapshot", true, snapshot_cols),
-	[HBR_ENT_RESTORE] = ENT("restore_jobs", "restore_jobs", HBR_ENOJOB,
+	[HBR_ENT_RESTORE] = ENT("restore_jobs", "restore_jobs", HBR_ENORESTORE,
 	                        "restore job", false, restore_cols),
 };
 
@@ -472,6 +474,36 @@ int hbr_store_get(json_t **out, struct hbr_store *s, enum hbr_entity e,
 	return 0;
 }
 
+/* Bind obj's value of column c (SQL NULL when absent or null). */
+static int bind_field(struct hbr_store *s, struct hbr_stmt *st, int idx,
+                      const struct column *c, json_t *obj)
+{
+	json_t *v = json_object_get(obj, c->field);
+
+	if (!v || json_is_null(v))
+		return s->ops->bind_null(st, idx);
+	if (c->type == T_TEXT)
+		return s->ops->bind_text(st, idx, json_string_value(v));
+	if (c->type == T_BOOL)
+		return s->ops->bind_int64(st, idx, json_is_true(v) ? 1 : 0);
+	return s->ops->bind_int64(st, idx, json_integer_value(v));
+}
+
+/* The columns are the truth for overlay fields; keeping them out of the
+ * document lets reads splice them in as text. Released with free(). */
+static char *dump_doc(const struct entity *ent, json_t *obj)
+{
+	json_t *copy = json_copy(obj);
+	char *doc;
+
+	for (size_t i = 0; i < ent->ncols; i++)
+		if (ent->cols[i].overlay)
+			json_object_del(copy, ent->cols[i].field);
+	doc = json_dumps(copy, JSON_COMPACT);
+	json_decref(copy);
+	return doc;
+}
+
 int hbr_store_insert(struct hbr_store *s, enum hbr_entity e,
                      const char *account_id, json_t *obj)
 {
@@ -501,21 +533,8 @@ int hbr_store_insert(struct hbr_store *s, enum hbr_entity e,
 	if ((error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0 ||
 	    (error = s->ops->bind_text(st, idx++, account_id)) < 0)
 		goto out;
-	for (size_t i = 0; i < ent->ncols && error == 0; i++) {
-		const struct column *c = &ent->cols[i];
-		json_t *v = json_object_get(obj, c->field);
-		if (!v || json_is_null(v))
-			error = s->ops->bind_null(st, idx++);
-		else if (c->type == T_TEXT)
-			error = s->ops->bind_text(st, idx++,
-			                          json_string_value(v));
-		else if (c->type == T_BOOL)
-			error = s->ops->bind_int64(st, idx++,
-			                           json_is_true(v) ? 1 : 0);
-		else
-			error = s->ops->bind_int64(st, idx++,
-			                           json_integer_value(v));
-	}
+	for (size_t i = 0; i < ent->ncols && error == 0; i++)
+		error = bind_field(s, st, idx++, &ent->cols[i], obj);
 	if (error < 0)
 		goto out;
 	if (ent->epoch &&
@@ -523,22 +542,55 @@ int hbr_store_insert(struct hbr_store *s, enum hbr_entity e,
 	             st, idx++,
 	             json_string_value(json_object_get(obj, "ClientId")))) < 0)
 		goto out;
-	/* The columns are the truth for overlay fields; keeping them out
-	 * of the document lets reads splice them in as text. */
-	{
-		json_t *copy = json_copy(obj);
-		for (size_t i = 0; i < ent->ncols; i++)
-			if (ent->cols[i].overlay)
-				json_object_del(copy, ent->cols[i].field);
-		doc = json_dumps(copy, JSON_COMPACT);
-		json_decref(copy);
-	}
+	doc = dump_doc(ent, obj);
 	if ((error = s->ops->bind_text(st, idx++, doc)) < 0)
 		goto out;
 	error = hbr_stmt_next(st);
 	if (error == HBR_EEXISTS)
 		error = hbr_error_set(HBR_EEXISTS, "%s id already exists",
 		                      ent->what);
+out:
+	hbr_stmt_done(st);
+	hbr_buf_release(&sql);
+	free(doc); /* from jansson's allocator (malloc) */
+	return error < 0 ? error : 0;
+}
+
+int hbr_store_replace(struct hbr_store *s, enum hbr_entity e,
+                      const char *account_id, json_t *obj)
+{
+	const struct entity *ent = &entities[e];
+	const char *id =
+	        json_string_value(json_object_get(obj, ent->cols[0].field));
+	struct hbr_buf sql = HBR_BUF_INIT;
+	struct hbr_stmt *st = NULL;
+	char *doc = NULL;
+	int error, idx = 1;
+
+	HBR_ASSERT(id);
+	if (find_col(ent, "UpdatedTime"))
+		json_object_set_new(obj, "UpdatedTime",
+		                    json_integer(hbr_time_now()));
+	if ((error = hbr_buf_printf(&sql, "UPDATE %s SET doc = ?",
+	                            ent->table)) < 0)
+		goto out;
+	for (size_t i = 1; i < ent->ncols && error == 0; i++)
+		error = hbr_buf_printf(&sql, ", %s = ?", ent->cols[i].column);
+	if (error < 0 ||
+	    (error = hbr_buf_printf(&sql, " WHERE account_id = ? AND %s = ?",
+	                            ent->cols[0].column)) < 0 ||
+	    (error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0)
+		goto out;
+	doc = dump_doc(ent, obj);
+	if ((error = s->ops->bind_text(st, idx++, doc)) < 0)
+		goto out;
+	for (size_t i = 1; i < ent->ncols && error == 0; i++)
+		error = bind_field(s, st, idx++, &ent->cols[i], obj);
+	if (error < 0 ||
+	    (error = s->ops->bind_text(st, idx++, account_id)) < 0 ||
+	    (error = s->ops->bind_text(st, idx++, id)) < 0)
+		goto out;
+	error = hbr_stmt_next(st);
 out:
 	hbr_stmt_done(st);
 	hbr_buf_release(&sql);

@@ -83,6 +83,12 @@ int hbr_store_get(json_t **out, struct hbr_store *s, enum hbr_entity e,
 int hbr_store_insert(struct hbr_store *s, enum hbr_entity e,
                      const char *account_id, json_t *obj);
 
+/* Write back obj (an object read with hbr_store_get, then changed):
+ * every column and the document, UpdatedTime = now. The id field says
+ * which row. */
+int hbr_store_replace(struct hbr_store *s, enum hbr_entity e,
+                      const char *account_id, json_t *obj);
+
 /* Set one column field (e.g. a client's BackupStatus) and UpdatedTime.
  * value is a string for text columns, decimal for numbers. */
 int hbr_store_set(struct hbr_store *s, enum hbr_entity e,
@@ -120,6 +126,68 @@ int hbr_store_delete_client_resources(struct hbr_delete_counts *out,
                                       const char *account_id,
                                       const char *const *client_ids, size_t n,
                                       struct hbr_audit_entry *audit);
+
+/* The same, inside the caller's transaction and without the audit row
+ * (DeleteBackupClient deletes the client in the same transaction). */
+int hbr_store_delete_client_resources_tx(struct hbr_delete_counts *out,
+                                         struct hbr_store *s,
+                                         const char *account_id,
+                                         const char *const *client_ids,
+                                         size_t n);
+
+/*
+ * Resource lifecycle (store_lifecycle.c). Like the other functions here
+ * these run inside the caller's transaction; on error the caller rolls
+ * back, so a refusal changes nothing. Another account's id is reported
+ * exactly like a missing one.
+ */
+
+/* True for the job and restore job states that are not finished. */
+bool hbr_store_status_unfinished(const char *status);
+
+/*
+ * DeleteVault: HBR_ECONFLICT while a backup job of the vault or a restore
+ * job reading from it is unfinished. Otherwise deletes its plans, jobs and
+ * restore jobs, moves its snapshots to gc_queue, hides the vault, and
+ * clients left without a live plan become UNPROTECTED. The vault's
+ * directory is left to space reclamation.
+ */
+int hbr_store_delete_vault(struct hbr_delete_counts *out, struct hbr_store *s,
+                           const char *account_id, const char *vault_id);
+
+/*
+ * DeleteBackupPlan: deletes the plan and its jobs (unfinished ones too,
+ * unless require_no_running, then HBR_ECONFLICT) and keeps its snapshots.
+ */
+int hbr_store_delete_plan(struct hbr_delete_counts *out, struct hbr_store *s,
+                          const char *account_id, const char *plan_id,
+                          bool require_no_running);
+
+/* DeleteSnapshot: the snapshot moves to gc_queue. HBR_ECONFLICT while an
+ * unfinished restore job reads from it. */
+int hbr_store_delete_snapshot(struct hbr_store *s, const char *account_id,
+                              const char *snapshot_id);
+
+/*
+ * DeleteBackupClient: HBR_ECONFLICT for a client that sent a heartbeat in
+ * the last hour unless it is NOT_INSTALLED, UNINSTALLING or STOPPED.
+ * Otherwise its resources go as with DeleteBackupClientResource and the
+ * client is hidden; its instance can get a new client.
+ */
+int hbr_store_delete_client(struct hbr_delete_counts *out, struct hbr_store *s,
+                            const char *account_id, const char *client_id,
+                            int64_t now);
+
+/* CancelBackupJob / CancelRestoreJob (e = HBR_ENT_JOB or HBR_ENT_RESTORE):
+ * an unfinished job becomes CANCELED; a finished one is HBR_ECONFLICT. */
+int hbr_store_cancel(struct hbr_store *s, enum hbr_entity e,
+                     const char *account_id, const char *id);
+
+/* Kept out of the client's document so that no read returns it. */
+int hbr_store_client_set_proxy_password(struct hbr_store *s,
+                                        const char *account_id,
+                                        const char *client_id,
+                                        const char *password);
 
 /*
  * Physically remove up to `batch` dead rows (deleted by an epoch bump),

@@ -122,6 +122,44 @@ static const char *const migrations[] = {
 	" JOIN clients c ON c.client_id = j.client_id AND c.epoch = j.epoch;"
 	"CREATE VIEW live_snapshots AS SELECT s.* FROM snapshots s"
 	" JOIN clients c ON c.client_id = s.client_id AND c.epoch = s.epoch;",
+	/*
+	 * 2: resource lifecycle (DeleteVault, DeleteBackupClient, restore
+	 * jobs). Deleted vaults and clients keep their rows, hidden by
+	 * `deleted`: dead plans, jobs and snapshots still reference the
+	 * client until the purge, and gc_queue entries name the vault until
+	 * space reclamation has freed it. A client's proxy password lives
+	 * outside its document so no Describe call ever returns it.
+	 */
+	"ALTER TABLE vaults ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE clients ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE clients ADD COLUMN proxy_password TEXT NOT NULL"
+	" DEFAULT '';"
+	"ALTER TABLE restore_jobs ADD COLUMN restore_type TEXT NOT NULL"
+	" DEFAULT 'ECS_FILE';"
+	"ALTER TABLE restore_jobs ADD COLUMN complete_time INTEGER;"
+	"CREATE VIEW live_vaults AS SELECT * FROM vaults WHERE deleted = 0;"
+	"CREATE VIEW live_clients AS SELECT * FROM clients WHERE deleted = 0;"
+	"CREATE INDEX plans_vault ON plans(vault_id);"
+	"CREATE INDEX jobs_vault ON jobs(vault_id, status);"
+	"CREATE INDEX jobs_plan ON jobs(plan_id);"
+	"CREATE INDEX restore_jobs_account ON restore_jobs(account_id,"
+	" created_time, restore_id);"
+	"CREATE INDEX restore_jobs_vault ON restore_jobs(vault_id, status);"
+	"CREATE INDEX restore_jobs_snapshot ON restore_jobs(snapshot_id,"
+	" status);",
+	/*
+	 * 3: the scheduler (store_sched.c, docs/SCHEDULER.md). plan_sched
+	 * holds, per plan, the latest schedule boundary dealt with, which
+	 * runs are claimed against; sched_lease names the one hbrd that
+	 * ticks. Retention finds a plan's expired snapshots by index.
+	 */
+	"CREATE TABLE plan_sched ("
+	" plan_id TEXT PRIMARY KEY, schedule TEXT NOT NULL,"
+	" handled INTEGER NOT NULL);"
+	"CREATE TABLE sched_lease ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL,"
+	" until INTEGER NOT NULL);"
+	"CREATE INDEX snapshots_plan ON snapshots(plan_id, created_time);",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)

@@ -43,6 +43,7 @@ enum hbr_error {
 	HBR_EMETHOD = -26, /* HTTP method not supported */
 	HBR_ECORRUPT = -27, /* stored bytes fail verification */
 	HBR_ESIGMETHOD = -28, /* unsupported signature algorithm */
+	HBR_ENORESTORE = -29, /* restore job not in the account */
 };
 
 /* Set the thread's error and return `code`. */

@@ -1,10 +1,13 @@
 /* Clock access and ISO 8601 (UTC, seconds) parsing and formatting. */
 #include "common.h"
+#include <stdatomic.h>
 #include <time.h>
 #include "util/error.h"
 #include "util/timeutil.h"
 
-static int64_t offset;
+/* Atomic: the scheduler thread moves it (--clock-file) while request
+ * threads read it. */
+static _Atomic int64_t offset;
 
 void hbr_time_set_offset(int64_t seconds)
 {

@@ -1,7 +1,7 @@
 /*
  * Wall-clock time. All API times are UNIX seconds; the clock can be
- * offset for tests (HBR_FAKE_TIME_OFFSET, seconds) so that expiry and
- * schedules are tested without waiting.
+ * offset for tests (hbrd --clock-file, docs/SCHEDULER.md) so that expiry
+ * and schedules are tested without waiting.
  */
 #ifndef HBR_UTIL_TIMEUTIL_H
 #define HBR_UTIL_TIMEUTIL_H

@@ -140,6 +140,7 @@ function readCreds(file) {
  * Start hbrd on a free loopback port.
  *   opts.dataDir  reuse a data dir (restart); default a fresh temp dir
  *   opts.env      extra environment variables
+ *   opts.args     extra hbrd flags (e.g. ['--clock-file', f])
  *   opts.t        a node:test context: the server is killed in t.after()
  * Resolves to {port, endpoint, dataDir, logFile, creds, proc, exited,
  * stop(signal) -> Promise<exit code>, kill9() -> Promise<{code, signal}>, alive()}.
@@ -155,7 +156,7 @@ async function startServer(opts = {}) {
     const port = await freePort();
     const fd = fs.openSync(logFile, 'a');
     fs.writeSync(fd, `\n=== hbr-it: starting hbrd on ${HOST}:${port} (attempt ${attempt}) ===\n`);
-    const proc = spawn(bin, ['--data-dir', dataDir, '--listen', `${HOST}:${port}`],
+    const proc = spawn(bin, ['--data-dir', dataDir, '--listen', `${HOST}:${port}`, ...(opts.args || [])],
       { stdio: ['ignore', fd, fd], env: { ...process.env, ...(opts.env || {}) } });
     fs.closeSync(fd);
     live.add(proc);

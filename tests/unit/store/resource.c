@@ -234,7 +234,7 @@ static void test_get_unknown_gives_the_entity_code(void **state)
 		{ HBR_ENT_PLAN, HBR_ENOPLAN },
 		{ HBR_ENT_JOB, HBR_ENOJOB },
 		{ HBR_ENT_SNAPSHOT, HBR_ENOSNAPSHOT },
-		{ HBR_ENT_RESTORE, HBR_ENOJOB },
+		{ HBR_ENT_RESTORE, HBR_ENORESTORE },
 	};
 	struct fx *f = *state;
 
@@ -819,7 +819,8 @@ static void test_tenant_isolation(void **state)
 	assert_int_equal(get_rc(f, HBR_ENT_JOB, f->acc_b, j), HBR_ENOJOB);
 	assert_int_equal(get_rc(f, HBR_ENT_SNAPSHOT, f->acc_b, s),
 	                 HBR_ENOSNAPSHOT);
-	assert_int_equal(get_rc(f, HBR_ENT_RESTORE, f->acc_b, r), HBR_ENOJOB);
+	assert_int_equal(get_rc(f, HBR_ENT_RESTORE, f->acc_b, r),
+	                 HBR_ENORESTORE);
 	assert_int_equal(get_rc(f, HBR_ENT_TASK, f->acc_b, t), HBR_ENOTASK);
 
 	/* and lists nothing, even when naming them */
