@@ -304,7 +304,7 @@ static int list_rows(int64_t *total_out, struct hbr_store *s,
 	        e, req->order_field ? req->order_field : "CreatedTime");
 	struct hbr_buf where = HBR_BUF_INIT, sql = HBR_BUF_INIT;
 	struct hbr_stmt *st = NULL;
-	int64_t total = 0;
+	int64_t total = 0, fetched = 0;
 	int error, idx;
 
 	if (!order) {
@@ -316,21 +316,10 @@ static int list_rows(int64_t *total_out, struct hbr_store *s,
 	if ((error = build_where(&where, e, req)) < 0)
 		goto out;
 
-	if ((error = hbr_buf_printf(&sql, "SELECT COUNT(*) FROM %s%s", e->view,
-	                            hbr_buf_cstr(&where))) < 0 ||
-	    (error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0)
-		goto out;
-	idx = 1;
-	if ((error = bind_where(s, st, &idx, e, req)) < 0)
-		goto out;
-	if ((error = hbr_stmt_next(st)) < 0)
-		goto out;
-	total = hbr_stmt_int(st, 0);
-	hbr_stmt_done(st);
-	st = NULL;
-
-	if (req->limit > 0 && req->offset < total) {
-		hbr_buf_clear(&sql);
+	/* The page first, asking for one row more than fits: a first page
+	 * that is not full is the whole result, and its size the total, so
+	 * the usual small listing needs no COUNT(*). */
+	if (req->limit > 0) {
 		if ((error = hbr_buf_puts(&sql, "SELECT ")) < 0)
 			goto out;
 		for (size_t i = 0; i < e->ncols && error == 0; i++)
@@ -348,14 +337,33 @@ static int list_rows(int64_t *total_out, struct hbr_store *s,
 			goto out;
 		idx = 1;
 		if ((error = bind_where(s, st, &idx, e, req)) < 0 ||
-		    (error = s->ops->bind_int64(st, idx++, req->limit)) < 0 ||
+		    (error = s->ops->bind_int64(st, idx++, req->limit + 1)) <
+		            0 ||
 		    (error = s->ops->bind_int64(st, idx++, req->offset)) < 0)
 			goto out;
 		while ((error = hbr_stmt_next(st)) == 1)
-			if ((error = cb(st, e, payload)) < 0)
+			if (++fetched <= req->limit &&
+			    (error = cb(st, e, payload)) < 0)
 				break;
 		if (error < 0)
 			goto out;
+		hbr_stmt_done(st);
+		st = NULL;
+	}
+	if (req->limit > 0 && req->offset == 0 && fetched <= req->limit) {
+		total = fetched;
+	} else {
+		hbr_buf_clear(&sql);
+		if ((error = hbr_buf_printf(&sql, "SELECT COUNT(*) FROM %s%s",
+		                            e->view, hbr_buf_cstr(&where))) <
+		            0 ||
+		    (error = s->ops->prepare(&st, s, hbr_buf_cstr(&sql))) < 0)
+			goto out;
+		idx = 1;
+		if ((error = bind_where(s, st, &idx, e, req)) < 0 ||
+		    (error = hbr_stmt_next(st)) < 0)
+			goto out;
+		total = hbr_stmt_int(st, 0);
 	}
 	*total_out = total;
 	error = 0;
