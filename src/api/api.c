@@ -11,6 +11,7 @@
 #include "api/api_audit.h"
 #include "api/api_auth.h"
 #include "api/api_error.h"
+#include "api/api_params.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -240,25 +241,68 @@ int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
 	return 0;
 }
 
-static void audit(struct hbr_api_call *call, const struct action *a,
-                  const char *code)
+void hbr_api_answer_page(struct hbr_api_call *call, int64_t total, int64_t page,
+                         int64_t size)
 {
-	struct hbr_audit_entry e = { 0 };
-	char principal[192];
+	json_object_set_new(call->out, "TotalCount", json_integer(total));
+	json_object_set_new(call->out, "PageNumber", json_integer(page));
+	json_object_set_new(call->out, "PageSize", json_integer(size));
+}
 
-	hbr_api_principal_name(principal, sizeof(principal), call);
-	e.time = hbr_time_now();
-	e.request_id = call->request_id;
-	e.account_id = call->who.account_id;
-	e.principal = principal;
-	e.access_key_id = call->who.access_key_id;
-	e.source_ip = call->source_ip;
-	e.action = a->name;
-	e.client_ids = call->audit_client_ids;
-	e.code = code;
-	e.plans_deleted = call->plans_deleted;
-	e.jobs_deleted = call->jobs_deleted;
-	e.snapshots_deleted = call->snapshots_deleted;
+int hbr_api_describe_page(struct hbr_api_call *call, enum hbr_entity entity,
+                          const char *field, const char *wrapper,
+                          const struct hbr_filters *filters,
+                          const struct hbr_cond *extra, size_t nextra,
+                          bool descending, int64_t page, int64_t size)
+{
+	struct hbr_cond *conds =
+	        hbr_calloc(filters->n + nextra + 1, sizeof(*conds));
+	struct hbr_list_req req = { 0 };
+	int64_t total = 0;
+	int error;
+
+	memcpy(conds, filters->conds, filters->n * sizeof(*conds));
+	memcpy(conds + filters->n, extra, nextra * sizeof(*conds));
+	req.entity = entity;
+	req.account_id = call->who.account_id;
+	req.conds = conds;
+	req.nconds = filters->n + nextra;
+	req.descending = descending;
+	req.offset = (page - 1) * size;
+	req.limit = size;
+	if ((error = hbr_api_list_into(&total, call, field, wrapper, &req)) ==
+	    0)
+		hbr_api_answer_page(call, total, page, size);
+	hbr_free(conds);
+	return error;
+}
+
+void hbr_api_audit_entry(struct hbr_audit_entry *e,
+                         char principal[HBR_API_PRINCIPAL_MAX],
+                         const struct hbr_api_call *call, const char *code)
+{
+	memset(e, 0, sizeof(*e));
+	hbr_api_principal_name(principal, HBR_API_PRINCIPAL_MAX, call);
+	e->time = hbr_time_now();
+	e->request_id = call->request_id;
+	e->account_id = call->who.account_id;
+	e->principal = principal;
+	e->access_key_id = call->who.access_key_id;
+	e->source_ip = call->source_ip;
+	e->action = call->action;
+	e->client_ids = call->audit_client_ids;
+	e->code = code;
+	e->plans_deleted = call->plans_deleted;
+	e->jobs_deleted = call->jobs_deleted;
+	e->snapshots_deleted = call->snapshots_deleted;
+}
+
+static void audit(struct hbr_api_call *call, const char *code)
+{
+	struct hbr_audit_entry e;
+	char principal[HBR_API_PRINCIPAL_MAX];
+
+	hbr_api_audit_entry(&e, principal, call, code);
 	/* An action that committed wrote its own row in its transaction. */
 	if (!call->audit_done && call->store &&
 	    hbr_store_audit_insert(call->store, &e) < 0)
@@ -342,7 +386,7 @@ void hbr_api_handle(struct hbr_http_response *resp,
 		if (error)
 			(void)hbr_api_error_code(code, sizeof(code), error,
 			                         hbr_error_param());
-		audit(&call, p.action, code);
+		audit(&call, code);
 	}
 	if (call.store)
 		hbr_store_pool_put(call.api->pool, call.store);

@@ -68,9 +68,17 @@ void hbr_api_close(struct hbr_api *api);
 void hbr_api_handle(struct hbr_http_response *resp,
                     const struct hbr_http_request *req, void *payload);
 
+#define HBR_API_PRINCIPAL_MAX 192
+
 /* The audit log's name for the caller: "root", "user/<name>" or "". */
 void hbr_api_principal_name(char *out, size_t size,
                             const struct hbr_api_call *call);
+/* An audit entry for this call with result `code`; principal is the
+ * storage the entry's principal name points into. */
+struct hbr_audit_entry;
+void hbr_api_audit_entry(struct hbr_audit_entry *e,
+                         char principal[HBR_API_PRINCIPAL_MAX],
+                         const struct hbr_api_call *call, const char *code);
 /* The live client that has instance_id in the caller's account;
  * HBR_ENOCLIENT naming the instance when there is none. */
 int hbr_api_client_for_instance(json_t **out, struct hbr_api_call *call,
@@ -82,6 +90,21 @@ int hbr_api_client_for_instance(json_t **out, struct hbr_api_call *call,
 int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
                       const char *field, const char *wrapper,
                       const struct hbr_list_req *req);
+
+struct hbr_filters;
+
+/* A paged Describe: the rows of `entity` in the caller's account that
+ * match `filters` and the `extra` conditions, page `page` of `size`,
+ * answered as `field` (wrapped as for hbr_api_list_into) with
+ * TotalCount, PageNumber and PageSize. */
+int hbr_api_describe_page(struct hbr_api_call *call, enum hbr_entity entity,
+                          const char *field, const char *wrapper,
+                          const struct hbr_filters *filters,
+                          const struct hbr_cond *extra, size_t nextra,
+                          bool descending, int64_t page, int64_t size);
+/* Add TotalCount, PageNumber and PageSize to the answer. */
+void hbr_api_answer_page(struct hbr_api_call *call, int64_t total, int64_t page,
+                         int64_t size);
 
 /* Actions, one per resource file. */
 hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults,

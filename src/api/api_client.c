@@ -152,11 +152,9 @@ int hbr_api_describe_backup_clients(struct hbr_api_call *call)
 		                             "LOCAL_CLIENT" };
 	struct hbr_strlist cids = HBR_STRLIST_INIT, iids = HBR_STRLIST_INIT;
 	struct hbr_filters filters = { 0 };
-	struct hbr_cond *conds = NULL;
-	struct hbr_list_req req = { 0 };
+	struct hbr_cond extra[3];
 	const char *type;
-	int64_t page, size, total = 0;
-	json_t *rows = NULL;
+	int64_t page, size;
 	size_t n = 0;
 	int error;
 
@@ -175,39 +173,25 @@ int hbr_api_describe_backup_clients(struct hbr_api_call *call)
 	                               client_filter_keys,
 	                               HBR_ARRAY_SIZE(client_filter_keys))) < 0)
 		goto out;
-	conds = hbr_calloc(filters.n + 3, sizeof(*conds));
-	for (size_t i = 0; i < filters.n; i++)
-		conds[n++] = filters.conds[i];
-	conds[n++] = (struct hbr_cond){ "ClientType", HBR_OP_EQ, &type, 1 };
+	extra[n++] = (struct hbr_cond){ "ClientType", HBR_OP_EQ, &type, 1 };
 	if (cids.present)
-		conds[n++] = (struct hbr_cond){ "ClientId", HBR_OP_IN,
+		extra[n++] = (struct hbr_cond){ "ClientId", HBR_OP_IN,
 			                        (const char *const *)cids.items,
 			                        cids.n };
 	if (iids.present)
-		conds[n++] = (struct hbr_cond){ "InstanceId", HBR_OP_IN,
+		extra[n++] = (struct hbr_cond){ "InstanceId", HBR_OP_IN,
 			                        (const char *const *)iids.items,
 			                        iids.n };
-	req.entity = HBR_ENT_CLIENT;
-	req.account_id = call->who.account_id;
-	req.conds = conds;
-	req.nconds = n;
-	req.descending = true;
-	req.offset = (page - 1) * size;
-	req.limit = size;
 	/* An empty ClientIds/InstanceIds list matches nothing. */
 	if ((cids.present && cids.n == 0) || (iids.present && iids.n == 0)) {
-		rows = json_array();
-		json_object_set(call->out, "Clients", rows);
-	} else if ((error = hbr_api_list_into(&total, call, "Clients", NULL,
-	                                      &req)) < 0) {
-		goto out;
+		json_object_set_new(call->out, "Clients", json_array());
+		hbr_api_answer_page(call, 0, page, size);
+	} else {
+		error = hbr_api_describe_page(call, HBR_ENT_CLIENT, "Clients",
+		                              NULL, &filters, extra, n, true,
+		                              page, size);
 	}
-	json_object_set_new(call->out, "TotalCount", json_integer(total));
-	json_object_set_new(call->out, "PageNumber", json_integer(page));
-	json_object_set_new(call->out, "PageSize", json_integer(size));
 out:
-	json_decref(rows);
-	hbr_free(conds);
 	hbr_filters_release(&filters);
 	hbr_strlist_release(&cids);
 	hbr_strlist_release(&iids);

@@ -361,6 +361,18 @@ static const struct {
 	{ "NOT_IN", HBR_OP_NOT_IN },
 };
 
+int hbr_filters_forbid_in(const struct hbr_filters *f, const char *field)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->conds[i].field, field) &&
+		    (f->conds[i].op == HBR_OP_IN ||
+		     f->conds[i].op == HBR_OP_NOT_IN))
+			return hbr_error_set_param(HBR_EINVAL, "Filters",
+			                           "%s cannot be used with IN",
+			                           field);
+	return 0;
+}
+
 void hbr_filters_release(struct hbr_filters *f)
 {
 	for (size_t i = 0; i < f->n; i++)

@@ -75,5 +75,8 @@ struct hbr_filters {
 int hbr_param_filters(struct hbr_filters *out, const struct hbr_kvlist *params,
                       const struct hbr_filter_key *key_map, size_t nkeys);
 void hbr_filters_release(struct hbr_filters *f);
+/* HBR_EINVAL when a filter on `field` uses IN or NOT_IN (HBR refuses
+ * CompleteTime with IN). */
+int hbr_filters_forbid_in(const struct hbr_filters *f, const char *field);
 
 #endif

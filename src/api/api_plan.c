@@ -310,11 +310,9 @@ static const struct hbr_filter_key plan_filter_keys[] = {
 int hbr_api_describe_backup_plans(struct hbr_api_call *call)
 {
 	struct hbr_filters filters = { 0 };
-	struct hbr_cond *conds = NULL;
-	struct hbr_list_req req = { 0 };
+	struct hbr_cond extra[1];
 	const char *src;
-	int64_t page, size, total = 0;
-	json_t *rows = NULL;
+	int64_t page, size;
 	size_t n = 0;
 	int error;
 
@@ -324,28 +322,13 @@ int hbr_api_describe_backup_plans(struct hbr_api_call *call)
 	    (error = hbr_param_filters(&filters, call->params, plan_filter_keys,
 	                               HBR_ARRAY_SIZE(plan_filter_keys))) < 0)
 		goto out;
-	conds = hbr_calloc(filters.n + 1, sizeof(*conds));
-	for (size_t i = 0; i < filters.n; i++)
-		conds[n++] = filters.conds[i];
 	if (src)
-		conds[n++] =
+		extra[n++] =
 		        (struct hbr_cond){ "SourceType", HBR_OP_EQ, &src, 1 };
-	req.entity = HBR_ENT_PLAN;
-	req.account_id = call->who.account_id;
-	req.conds = conds;
-	req.nconds = n;
-	req.descending = true;
-	req.offset = (page - 1) * size;
-	req.limit = size;
-	if ((error = hbr_api_list_into(&total, call, "BackupPlans",
-	                               "BackupPlan", &req)) < 0)
-		goto out;
-	json_object_set_new(call->out, "TotalCount", json_integer(total));
-	json_object_set_new(call->out, "PageNumber", json_integer(page));
-	json_object_set_new(call->out, "PageSize", json_integer(size));
+	error = hbr_api_describe_page(call, HBR_ENT_PLAN, "BackupPlans",
+	                              "BackupPlan", &filters, extra, n, true,
+	                              page, size);
 out:
-	json_decref(rows);
-	hbr_free(conds);
 	hbr_filters_release(&filters);
 	return error;
 }

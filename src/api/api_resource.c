@@ -18,9 +18,9 @@ int hbr_api_delete_backup_client_resource(struct hbr_api_call *call)
 {
 	struct hbr_strlist ids = HBR_STRLIST_INIT;
 	struct hbr_delete_counts counts;
-	struct hbr_audit_entry audit = { 0 };
+	struct hbr_audit_entry audit;
 	const char **uniq = NULL;
-	char principal[192];
+	char principal[HBR_API_PRINCIPAL_MAX];
 	json_t *arr = json_array();
 	size_t n = 0;
 	int error;
@@ -61,16 +61,7 @@ int hbr_api_delete_backup_client_resource(struct hbr_api_call *call)
 	}
 	call->audit_client_ids = json_dumps(arr, JSON_COMPACT);
 
-	hbr_api_principal_name(principal, sizeof(principal), call);
-	audit.time = hbr_time_now();
-	audit.request_id = call->request_id;
-	audit.account_id = call->who.account_id;
-	audit.principal = principal;
-	audit.access_key_id = call->who.access_key_id;
-	audit.source_ip = call->source_ip;
-	audit.action = call->action;
-	audit.client_ids = call->audit_client_ids;
-	audit.code = "200";
+	hbr_api_audit_entry(&audit, principal, call, "200");
 	if ((error = hbr_store_delete_client_resources(&counts, call->store,
 	                                               call->who.account_id,
 	                                               uniq, n, &audit)) < 0)

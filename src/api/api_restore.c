@@ -122,10 +122,9 @@ int hbr_api_describe_restore_jobs2(struct hbr_api_call *call)
 {
 	static const char *const dirs[] = { "DESCEND", "ASCEND" };
 	struct hbr_filters filters = { 0 };
-	struct hbr_cond *conds = NULL;
-	struct hbr_list_req req = { 0 };
+	struct hbr_cond extra[1];
 	const char *type, *dir;
-	int64_t page, size, total = 0;
+	int64_t page, size;
 	size_t n = 0;
 	int error;
 
@@ -136,38 +135,16 @@ int hbr_api_describe_restore_jobs2(struct hbr_api_call *call)
 	                            2, "DESCEND")) < 0 ||
 	    (error = hbr_param_filters(
 	             &filters, call->params, restore_filter_keys,
-	             HBR_ARRAY_SIZE(restore_filter_keys))) < 0)
+	             HBR_ARRAY_SIZE(restore_filter_keys))) < 0 ||
+	    (error = hbr_filters_forbid_in(&filters, "CompleteTime")) < 0)
 		goto out;
-	for (size_t i = 0; i < filters.n; i++)
-		if (!strcmp(filters.conds[i].field, "CompleteTime") &&
-		    (filters.conds[i].op == HBR_OP_IN ||
-		     filters.conds[i].op == HBR_OP_NOT_IN)) {
-			error = hbr_error_set_param(HBR_EINVAL, "Filters",
-			                            "CompleteTime cannot be"
-			                            " used with IN");
-			goto out;
-		}
-	conds = hbr_calloc(filters.n + 1, sizeof(*conds));
-	for (size_t i = 0; i < filters.n; i++)
-		conds[n++] = filters.conds[i];
 	if (type)
-		conds[n++] =
+		extra[n++] =
 		        (struct hbr_cond){ "RestoreType", HBR_OP_EQ, &type, 1 };
-	req.entity = HBR_ENT_RESTORE;
-	req.account_id = call->who.account_id;
-	req.conds = conds;
-	req.nconds = n;
-	req.descending = !strcmp(dir, "DESCEND");
-	req.offset = (page - 1) * size;
-	req.limit = size;
-	if ((error = hbr_api_list_into(&total, call, "RestoreJobs",
-	                               "RestoreJob", &req)) < 0)
-		goto out;
-	json_object_set_new(call->out, "TotalCount", json_integer(total));
-	json_object_set_new(call->out, "PageNumber", json_integer(page));
-	json_object_set_new(call->out, "PageSize", json_integer(size));
+	error = hbr_api_describe_page(call, HBR_ENT_RESTORE, "RestoreJobs",
+	                              "RestoreJob", &filters, extra, n,
+	                              !strcmp(dir, "DESCEND"), page, size);
 out:
-	hbr_free(conds);
 	hbr_filters_release(&filters);
 	return error;
 }

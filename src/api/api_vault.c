@@ -156,9 +156,7 @@ int hbr_api_describe_vaults(struct hbr_api_call *call)
 	}
 	json_object_set_new(call->out, "Vaults",
 	                    json_pack("{s:O}", "Vault", rows));
-	json_object_set_new(call->out, "TotalCount", json_integer(total));
-	json_object_set_new(call->out, "PageNumber", json_integer(page));
-	json_object_set_new(call->out, "PageSize", json_integer(size));
+	hbr_api_answer_page(call, total, page, size);
 out:
 	json_decref(rows);
 	return error;
