@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,13 +40,24 @@ struct stripe {
 	int64_t next_prune;
 };
 
-/* An open journal: the one for expiries in [period, period + 1) windows. */
+/* An open journal: the one for expiries in [period, period + 1) windows.
+ *
+ * Lines are appended by copying into a shared mapping of the file, not
+ * with write(): a store into a MAP_SHARED page is in the page cache the
+ * moment it is made, so it survives kill -9 exactly like a write() would,
+ * without a system call (and an inode time update) per request. The file
+ * is grown ahead in MAP_GROW steps; the zero tail is cut off when the
+ * journal is closed, or by the loader after a crash. */
 struct slot {
 	int fd; /* -1 when unused */
 	int64_t period;
-	off_t size; /* what we wrote so far, to cut off a torn line */
+	off_t size; /* bytes of whole lines */
+	char *map; /* MAP_SHARED, cap bytes */
+	size_t cap;
 	bool dirty;
 };
+
+#define MAP_GROW ((size_t)1 << 20)
 
 struct hbr_nonce_cache {
 	struct stripe stripes[STRIPES];
@@ -338,6 +350,12 @@ static int load_journal(struct hbr_nonce_cache *c, const char *name,
 		if (n == 0)
 			break;
 		for (ssize_t i = 0; i < n; i++, pos++) {
+			/* The zero tail of a journal that was mapped when
+			 * hbrd died: no line continues past it. */
+			if (chunk[i] == '\0') {
+				pos = -1; /* forces the cut below */
+				goto done;
+			}
 			if (chunk[i] == '\n') {
 				if (overlong)
 					bad++;
@@ -353,6 +371,7 @@ static int load_journal(struct hbr_nonce_cache *c, const char *name,
 			}
 		}
 	}
+done:
 	if (bad)
 		hbr_log_warn("nonce journal %s/%s: skipped %zu bad lines",
 		             c->dir, name, bad);
@@ -500,8 +519,15 @@ static void close_slot(struct slot *sl, bool sync)
 		return;
 	if (sync && sl->dirty && fdatasync(sl->fd) < 0)
 		hbr_log_error("nonce journal fdatasync: %s", strerror(errno));
+	if (sl->map)
+		(void)munmap(sl->map, sl->cap);
+	/* Drop the zero tail; the loader would skip it anyway. */
+	if (ftruncate(sl->fd, sl->size) < 0)
+		hbr_log_warn("nonce journal truncate: %s", strerror(errno));
 	close(sl->fd);
 	sl->fd = -1;
+	sl->map = NULL;
+	sl->cap = 0;
 	sl->dirty = false;
 }
 
@@ -521,6 +547,30 @@ static void rotate(struct hbr_nonce_cache *c, int64_t now)
 		hbr_log_warn("nonce: %s", hbr_error_msg());
 }
 
+/* (Re)map sl so that `need` more bytes fit after its lines. */
+static int map_slot(struct hbr_nonce_cache *c, struct slot *sl, size_t need)
+{
+	size_t cap = sl->cap ? sl->cap : MAP_GROW;
+	char *map;
+
+	while ((size_t)sl->size + need > cap || cap < (size_t)sl->size)
+		cap += MAP_GROW;
+	if (sl->map && cap == sl->cap)
+		return 0;
+	if (ftruncate(sl->fd, (off_t)cap) < 0)
+		return hbr_error_set_os(HBR_EIO, "grow nonce journal in %s",
+		                        c->dir);
+	map = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, sl->fd, 0);
+	if (map == MAP_FAILED)
+		return hbr_error_set_os(HBR_EIO, "map nonce journal in %s",
+		                        c->dir);
+	if (sl->map)
+		(void)munmap(sl->map, sl->cap);
+	sl->map = map;
+	sl->cap = cap;
+	return 0;
+}
+
 /* The journal for `period`, opened (or created) on demand. */
 static int get_slot(struct slot **out, struct hbr_nonce_cache *c,
                     int64_t period)
@@ -528,7 +578,7 @@ static int get_slot(struct slot **out, struct hbr_nonce_cache *c,
 	struct slot *victim = NULL;
 	char name[64];
 	struct stat st;
-	int fd;
+	int fd, error;
 
 	for (size_t i = 0; i < SLOTS; i++) {
 		struct slot *sl = &c->slots[i];
@@ -550,8 +600,7 @@ static int get_slot(struct slot **out, struct hbr_nonce_cache *c,
 		close_slot(victim, true);
 	}
 	journal_name(name, sizeof(name), c->window, period);
-	fd = openat(c->dirfd, name,
-	            O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	            0600);
 	if (fd < 0)
 		return hbr_error_set_os(HBR_EIO, "open %s/%s", c->dir, name);
@@ -564,7 +613,14 @@ static int get_slot(struct slot **out, struct hbr_nonce_cache *c,
 	victim->fd = fd;
 	victim->period = period;
 	victim->size = st.st_size;
+	victim->map = NULL;
+	victim->cap = 0;
 	victim->dirty = false;
+	if ((error = map_slot(c, victim, 0)) < 0) {
+		close(fd);
+		victim->fd = -1;
+		return error;
+	}
 	*out = victim;
 	return 0;
 }
@@ -588,24 +644,13 @@ static int journal_append(struct hbr_nonce_cache *c, const char *ak,
 	rotate(c, now);
 	if ((error = get_slot(&sl, c, floordiv(expiry, c->window))) < 0)
 		goto out;
-	/* One write() per line: O_APPEND makes it land whole after the
-	 * previous one, and a kill -9 cannot leave half of it. */
-	do
-		n = write(sl->fd, line, (size_t)(p - line));
-	while (n < 0 && errno == EINTR);
-	if (n != p - line) {
-		error = n < 0 ? hbr_error_set_os(HBR_EIO,
-		                                 "write nonce journal in %s",
-		                                 c->dir) :
-		                hbr_error_set(
-		                        HBR_EIO,
-		                        "short write to nonce journal in %s",
-		                        c->dir);
-		/* A torn line would swallow the next one at load. */
-		if (n > 0 && ftruncate(sl->fd, sl->size) < 0)
-			close_slot(sl, false);
+	n = p - line;
+	if ((error = map_slot(c, sl, (size_t)n)) < 0)
 		goto out;
-	}
+	/* The newline goes last: a kill -9 in the middle of the copy leaves
+	 * a line without one, which the loader drops. */
+	memcpy(sl->map + sl->size, line, (size_t)n - 1);
+	sl->map[sl->size + n - 1] = '\n';
 	sl->size += n;
 	sl->dirty = true;
 out:
