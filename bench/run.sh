@@ -83,17 +83,26 @@ sleep 0.3
 
 echo "### Signed DescribeBackupClients (10 clients, ${SIZE}-byte answer) vs nginx static file of the same size"
 echo
+echo "Three alternating rounds per point (hbrd, nginx, hbrd, ...), ${SECS} s each; the medians."
+echo
 echo "| connections | hbrd req/s | p50 µs | p99 µs | nginx req/s | p50 µs | p99 µs | hbrd / nginx |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in 1 16 64; do
-	h=$(load $HPORT "$KEY" "$SECRET" $c --action DescribeBackupClients \
-		--param ClientType=ECS_CLIENT --seconds "$SECS")
-	n=$(load $NPORT "$KEY" "$SECRET" $c --action DescribeBackupClients \
-		--param ClientType=ECS_CLIENT --seconds "$SECS")
-	python3 - "$c" "$h" "$n" <<'PY'
-import json, sys
-c, h, n = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-print(f"| {c} | {h['rps']:.0f} | {h['p50_us']} | {h['p99_us']} | {n['rps']:.0f} | {n['p50_us']} | {n['p99_us']} | {h['rps']/n['rps']*100:.0f} % |")
+	hs=() ns=()
+	for _ in 1 2 3; do
+		hs+=("$(load $HPORT "$KEY" "$SECRET" $c --action DescribeBackupClients \
+			--param ClientType=ECS_CLIENT --seconds "$SECS")")
+		ns+=("$(load $NPORT "$KEY" "$SECRET" $c --action DescribeBackupClients \
+			--param ClientType=ECS_CLIENT --seconds "$SECS")")
+	done
+	python3 - "$c" "${hs[@]}" "${ns[@]}" <<'PY'
+import json, statistics, sys
+c = sys.argv[1]
+runs = [json.loads(a) for a in sys.argv[2:]]
+h, n = runs[:3], runs[3:]
+def med(rs, k): return statistics.median(r[k] for r in rs)
+hr, nr = med(h, "rps"), med(n, "rps")
+print(f"| {c} | {hr:.0f} | {med(h,'p50_us'):.0f} | {med(h,'p99_us'):.0f} | {nr:.0f} | {med(n,'p50_us'):.0f} | {med(n,'p99_us'):.0f} | {hr/nr*100:.0f} % |")
 PY
 done
 echo
