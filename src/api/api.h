@@ -63,6 +63,9 @@ typedef int hbr_api_action_fn(struct hbr_api_call *call);
  * cfg->data_dir. */
 int hbr_api_open(struct hbr_api **out, const struct hbr_api_config *cfg);
 void hbr_api_close(struct hbr_api *api);
+/* Remove vault directories that no live vault owns (left by a crash
+ * between DeleteVault's commit and its removal). */
+int hbr_api_sweep_vault_dirs(struct hbr_api *api);
 
 /* The HTTP handler (payload = struct hbr_api *). */
 void hbr_api_handle(struct hbr_http_response *resp,

@@ -4,6 +4,7 @@
  * task is complete by the time CreateVault answers.
  */
 #include "common.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,6 +14,8 @@
 #include "core/model.h"
 #include "store/store_resource.h"
 #include "util/error.h"
+#include "util/fsutil.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 #define MAX_VAULTS 100
@@ -202,6 +205,7 @@ int hbr_api_delete_vault(struct hbr_api_call *call)
 {
 	struct hbr_delete_counts c = { 0 };
 	const char *vault_id;
+	char dir[4096];
 	int error;
 
 	if ((error = hbr_param_str(&vault_id, call->params, "VaultId", true, 1,
@@ -215,5 +219,49 @@ int hbr_api_delete_vault(struct hbr_api_call *call)
 	call->plans_deleted = c.plans;
 	call->jobs_deleted = c.jobs;
 	call->snapshots_deleted = c.snapshots;
+	/* A vault shares no data with another, so its storage goes whole,
+	 * after the commit: a crash in between leaves a directory no live
+	 * vault owns, which hbrd removes at its next start
+	 * (hbr_api_sweep_vault_dirs). */
+	(void)snprintf(dir, sizeof(dir), "%s/vaults/%s",
+	               call->api->cfg.data_dir, vault_id);
+	if (hbr_fs_remove_tree(dir) < 0)
+		hbr_log_warn("DeleteVault %s: %s; removed at next start",
+		             vault_id, hbr_error_msg());
 	return 0;
+}
+
+int hbr_api_sweep_vault_dirs(struct hbr_api *api)
+{
+	struct hbr_store *s = hbr_store_pool_get(api->pool);
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+	int error = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/vaults", api->cfg.data_dir);
+	if (!(d = opendir(path))) {
+		hbr_store_pool_put(api->pool, s);
+		return 0; /* no vault yet */
+	}
+	while ((de = readdir(d)) != NULL && error == 0) {
+		int64_t live = 0;
+		if (!hbr_id_valid(de->d_name, HBR_ID_VAULT))
+			continue;
+		if ((error = hbr_store_count(&live, s,
+		                             "SELECT COUNT(*) FROM vaults WHERE"
+		                             " vault_id = ? AND deleted = 0",
+		                             "s", de->d_name)) < 0)
+			break;
+		if (live)
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/vaults/%s",
+		               api->cfg.data_dir, de->d_name);
+		hbr_log_info("removing the data of deleted vault %s",
+		             de->d_name);
+		error = hbr_fs_remove_tree(path);
+	}
+	closedir(d);
+	hbr_store_pool_put(api->pool, s);
+	return error;
 }

@@ -104,6 +104,8 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 		hbrd_fail("start");
 		goto out;
 	}
+	if (hbr_api_sweep_vault_dirs(api) < 0)
+		hbr_log_warn("vault sweep: %s", hbr_error_msg());
 	if (hbr_purger_start(&purger, api->pool) < 0) {
 		hbrd_fail("start");
 		goto out;

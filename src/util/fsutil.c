@@ -2,6 +2,7 @@
 #include "common.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -139,5 +140,28 @@ int hbr_fs_read(char **out, size_t *len_out, const char *path, size_t max)
 	*out = buf;
 	if (len_out)
 		*len_out = len;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 ? -1 : 0;
+}
+
+int hbr_fs_remove_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ?
+		               0 :
+		               hbr_error_set_os(HBR_EIO, "stat '%s'", path);
+	/* FTW_DEPTH: contents before their directory; FTW_PHYS: a
+	 * symlink is removed, not followed out of the tree. */
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return hbr_error_set_os(HBR_EIO, "remove '%s'", path);
 	return 0;
 }

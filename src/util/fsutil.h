@@ -12,6 +12,9 @@ int hbr_fs_mkdirs(const char *path, mode_t mode);
  * old file or the new one, never a torn one. */
 int hbr_fs_write_atomic(const char *path, const void *data, size_t len,
                         mode_t mode);
+/* rm -rf path (symlinks are removed, never followed); a missing path is
+ * fine. HBR_EIO on the first failure. */
+int hbr_fs_remove_tree(const char *path);
 /* Read a whole file of at most max bytes (caller frees *out). */
 int hbr_fs_read(char **out, size_t *len_out, const char *path, size_t max);
 

@@ -9,7 +9,7 @@ const net = require('node:net');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 
-const { freePort, hbrdPath, makeTempDir, sleep } = require('./lib/hbr');
+const { freePort, hbrdPath, makeTempDir, sleep, startServer } = require('./lib/hbr');
 
 const T = { timeout: 30_000 };
 
@@ -71,6 +71,26 @@ describe('hbrd command line', { timeout: 120_000 }, () => {
       proc.kill('SIGTERM');
     }
     assert.equal(await exited, 0, 'SIGTERM exits 0');
+  });
+
+  test('at start, vault data that no live vault owns is removed', T, async () => {
+    // What a crash between DeleteVault's commit and its removal of the
+    // data leaves behind: a vault directory without a live vault.
+    const dir = makeTempDir();
+    const first = await startServer({ dataDir: dir });
+    await first.stop('SIGTERM');
+    const stray = path.join(dir, 'vaults', 'v-0123456789abcdefghij');
+    fs.mkdirSync(stray, { recursive: true });
+    fs.writeFileSync(path.join(stray, 'pack'), 'orphaned');
+    const other = path.join(dir, 'vaults', 'not-a-vault-id');
+    fs.mkdirSync(other);
+    const again = await startServer({ dataDir: dir });
+    try {
+      assert.equal(fs.existsSync(stray), false, 'orphaned vault data removed');
+      assert.equal(fs.existsSync(other), true, 'names that are not vault ids are left alone');
+    } finally {
+      await again.stop('SIGTERM');
+    }
   });
 
   test('a bad config line is refused with its line number', T, () => {

@@ -7,6 +7,7 @@
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const { call, ram, seed, startServer } = require('./lib/hbr');
@@ -403,8 +404,12 @@ describe('resource lifecycle', { timeout: 280_000 }, () => {
     assert.ok(await describeVault(a, v), 'refused: still there');
 
     await a.ok('CancelBackupJob', { JobId });
+    const vaultDir = path.join(srv.dataDir, 'vaults', v);
+    assert.ok(fs.existsSync(vaultDir), 'CreateVault made the vault directory');
+    fs.writeFileSync(path.join(vaultDir, 'pack-0001'), 'data');
     fourFields(await call('oac-v3', srv, srv.creds, 'DeleteVault', { VaultId: v }), 'DeleteVault');
     assert.equal(await describeVault(a, v), undefined, 'no longer listed');
+    assert.equal(fs.existsSync(vaultDir), false, 'the vault data is removed');
     assert.equal(await countPlans(a, [['vaultId', v]]), 0);
     assert.equal(await countJobs(a, [['VaultId', v]]), 0);
     assertError(await a.call('DeleteVault', { VaultId: v }), 404, 'VaultNotExist');

@@ -296,12 +296,31 @@ static void test_write_then_read_binary(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+static void test_remove_tree(void **state)
+{
+	char outside[4096];
+
+	put_file(at(state, "keep"), "kept", 0644);
+	assert_int_equal(hbr_fs_mkdirs(at(state, "t/a/b"), 0700), 0);
+	put_file(at(state, "t/a/b/f"), "x", 0600);
+	put_file(at(state, "t/g"), "y", 0600);
+	/* A symlink out of the tree is removed, not followed. */
+	snprintf(outside, sizeof(outside), "%s", at(state, "keep"));
+	assert_int_equal(symlink(outside, at(state, "t/a/link")), 0);
+	assert_int_equal(hbr_fs_remove_tree(at(state, "t")), 0);
+	assert_int_equal(access(at(state, "t"), F_OK), -1);
+	assert_string_equal(slurp(at(state, "keep")), "kept");
+	/* Missing is fine. */
+	assert_int_equal(hbr_fs_remove_tree(at(state, "t")), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_mkdirs_creates_nested_with_mode),
 		T(test_mkdirs_existing_is_fine),
 		T(test_mkdirs_through_a_file_fails),
+		T(test_remove_tree),
 		T(test_write_atomic_creates_file),
 		T(test_write_atomic_replaces_content),
 		T(test_write_atomic_honours_mode),
