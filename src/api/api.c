@@ -261,8 +261,11 @@ int hbr_api_describe_page(struct hbr_api_call *call, enum hbr_entity entity,
 	int64_t total = 0;
 	int error;
 
-	memcpy(conds, filters->conds, filters->n * sizeof(*conds));
-	memcpy(conds + filters->n, extra, nextra * sizeof(*conds));
+	/* memcpy from NULL is undefined even for 0 bytes. */
+	if (filters->n)
+		memcpy(conds, filters->conds, filters->n * sizeof(*conds));
+	if (nextra)
+		memcpy(conds + filters->n, extra, nextra * sizeof(*conds));
 	req.entity = entity;
 	req.account_id = call->who.account_id;
 	req.conds = conds;
