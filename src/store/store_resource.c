@@ -70,6 +70,7 @@ static const struct column plan_cols[] = {
 	{ "InstanceId", "instance_id", T_TEXT, false },
 	{ "SourceType", "source_type", T_TEXT, false },
 	{ "PlanName", "plan_name", T_TEXT, false },
+	{ "Schedule", "schedule", T_TEXT, false },
 	{ "Disabled", "disabled", T_BOOL, true },
 	{ "CreatedTime", "created_time", T_INT, false },
 	{ "UpdatedTime", "updated_time", T_INT, true },

@@ -51,14 +51,10 @@ static void copy_text(char *dst, size_t size, const char *src)
 static bool plan_due(struct hbr_sched_due *d, struct hbr_stmt *st, int64_t now)
 {
 	struct hbr_schedule sch;
-	const char *text;
+	const char *text = hbr_stmt_text(st, 3);
 	int64_t updated = hbr_stmt_int(st, 2), base;
-	json_t *doc;
 	bool ok = false;
 
-	if (!(doc = json_loads(hbr_stmt_text(st, 3), 0, NULL)))
-		return false;
-	text = json_string_value(json_object_get(doc, "Schedule"));
 	/* CreateBackupPlan validated it; a plan that still does not parse
 	 * (seeded, or from an older hbrd) simply never runs by itself. */
 	if (!text || strlen(text) >= sizeof(d->schedule) ||
@@ -83,7 +79,6 @@ static bool plan_due(struct hbr_sched_due *d, struct hbr_stmt *st, int64_t now)
 	d->due = latest_boundary(&sch, now);
 	ok = d->due != INT64_MIN && d->due > base;
 out:
-	json_decref(doc);
 	return ok;
 }
 
@@ -97,7 +92,7 @@ int hbr_store_sched_scan(struct hbr_sched_due **out, size_t *n_out,
 
 	if ((error = hbr_store_queryf(&st, s,
 	                              "SELECT p.plan_id, p.account_id,"
-	                              " p.updated_time, p.doc, ps.schedule,"
+	                              " p.updated_time, p.schedule, ps.schedule,"
 	                              " ps.handled FROM live_plans p"
 	                              " LEFT JOIN plan_sched ps"
 	                              " ON ps.plan_id = p.plan_id"

@@ -160,6 +160,16 @@ static const char *const migrations[] = {
 	" id INTEGER PRIMARY KEY CHECK (id = 1), owner TEXT NOT NULL,"
 	" until INTEGER NOT NULL);"
 	"CREATE INDEX snapshots_plan ON snapshots(plan_id, created_time);",
+	/*
+	 * 4: a plan's Schedule as a column, so the scheduler's scan reads
+	 * one short text per plan instead of parsing every plan document
+	 * each tick (6.6 % of a core for 10,000 plans before).
+	 * json_extract is SQLite's; a PostgreSQL driver backfills with
+	 * doc::jsonb->>'Schedule'.
+	 */
+	"ALTER TABLE plans ADD COLUMN schedule TEXT NOT NULL DEFAULT '';"
+	"UPDATE plans SET schedule ="
+	" COALESCE(json_extract(doc, '$.Schedule'), '');",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)

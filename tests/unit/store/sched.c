@@ -112,11 +112,14 @@ static void set_schedule(struct world *w, const char *plan, const char *sch,
 	assert_non_null(doc);
 	json_object_set_new(doc, "Schedule", json_string(sch));
 	text = json_dumps(doc, JSON_COMPACT);
-	assert_int_equal(hbr_store_execf(w->f.s,
-	                                 "UPDATE plans SET doc = ?,"
-	                                 " updated_time = ? WHERE plan_id = ?",
-	                                 "sis", text, t, plan),
-	                 0);
+	/* As UpdateBackupPlan (hbr_store_replace) does: the document and
+	 * the schedule column together. */
+	assert_int_equal(
+	        hbr_store_execf(w->f.s,
+	                        "UPDATE plans SET doc = ?, schedule = ?,"
+	                        " updated_time = ? WHERE plan_id = ?",
+	                        "ssis", text, sch, t, plan),
+	        0);
 	free(text); /* jansson's allocation */
 	json_decref(doc);
 }
