@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include "store/store.h"
-#include "store/store_account.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -32,10 +31,8 @@ int hbr_store_open(struct hbr_store **out, const char *url)
 
 void hbr_store_close(struct hbr_store *s)
 {
-	if (!s)
-		return;
-	hbr_store_key_cache_free(s->keys);
-	s->ops->close(s);
+	if (s)
+		s->ops->close(s);
 }
 
 static int vbind(struct hbr_stmt *st, struct hbr_store *s, const char *fmt,
@@ -162,8 +159,6 @@ int hbr_store_begin(struct hbr_store *s)
 
 int hbr_store_commit(struct hbr_store *s)
 {
-	/* Our own commits do not move data_version for this connection. */
-	hbr_store_key_cache_invalidate(s->keys);
 	return s->ops->commit(s);
 }
 

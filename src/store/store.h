@@ -35,20 +35,14 @@ struct hbr_store_ops {
 	const char *(*col_text)(struct hbr_stmt *st, int col);
 	int64_t (*col_int64)(struct hbr_stmt *st, int col);
 	void (*finalize)(struct hbr_stmt *st);
-	/* A number that changes whenever another connection commits
-	 * (SQLite's PRAGMA data_version); NULL disables read caches. */
-	int (*data_version)(struct hbr_store *s, int64_t *out);
 	int (*begin)(struct hbr_store *s); /* a write transaction */
 	int (*commit)(struct hbr_store *s);
 	void (*rollback)(struct hbr_store *s);
 	void (*close)(struct hbr_store *s);
 };
 
-struct hbr_key_cache;
-
 struct hbr_store {
 	const struct hbr_store_ops *ops;
-	struct hbr_key_cache *keys; /* store_account.c; owned */
 };
 
 /* Drivers embed this first in their statement type. */

@@ -143,68 +143,13 @@ int hbr_store_account_root_key(struct hbr_key_info *out, struct hbr_store *s,
 	return error < 0 ? error : 0;
 }
 
-#define KEY_CACHE_SLOTS 64 /* direct-mapped; keys in use are few */
-
-struct hbr_key_cache {
-	int64_t version; /* data_version the entries are valid for */
-	struct hbr_key_info slot[KEY_CACHE_SLOTS];
-	bool used[KEY_CACHE_SLOTS];
-};
-
-void hbr_store_key_cache_invalidate(struct hbr_key_cache *c)
-{
-	if (c)
-		memset(c->used, 0, sizeof(c->used));
-}
-
-void hbr_store_key_cache_free(struct hbr_key_cache *c)
-{
-	hbr_free(c);
-}
-
-static size_t key_slot(const char *id)
-{
-	uint64_t h = 14695981039346656037u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211u;
-	return (size_t)(h % KEY_CACHE_SLOTS);
-}
-
-/* The cache for s, current as of now; NULL when the driver cannot tell
- * whether the database changed. */
-static struct hbr_key_cache *key_cache(struct hbr_store *s)
-{
-	int64_t v;
-
-	if (!s->ops->data_version || s->ops->data_version(s, &v) < 0)
-		return NULL;
-	if (!s->keys) {
-		s->keys = hbr_calloc(1, sizeof(*s->keys));
-		s->keys->version = v;
-	}
-	if (v != s->keys->version) {
-		hbr_store_key_cache_invalidate(s->keys);
-		s->keys->version = v;
-	}
-	return s->keys;
-}
-
 int hbr_store_key_get(struct hbr_key_info *out, struct hbr_store *s,
                       const char *access_key_id)
 {
-	struct hbr_key_cache *c = key_cache(s);
-	size_t i = key_slot(access_key_id);
 	struct hbr_stmt *st = NULL;
 	char sql[512];
 	int error;
 
-	/* Every signed request looks its key up; most use a few keys. */
-	if (c && c->used[i] &&
-	    !strcmp(c->slot[i].access_key_id, access_key_id)) {
-		*out = c->slot[i];
-		return 0;
-	}
 	(void)snprintf(sql, sizeof(sql), "%s WHERE k.access_key_id = ?",
 	               key_select);
 	if ((error = hbr_store_queryf(&st, s, sql, "s", access_key_id)) < 0)
@@ -214,13 +159,7 @@ int hbr_store_key_get(struct hbr_key_info *out, struct hbr_store *s,
 	if (error == 0)
 		return hbr_error_set(HBR_EKEYNOTFOUND,
 		                     "Specified access key is not found.");
-	if (error < 0)
-		return error;
-	if (c) {
-		c->slot[i] = *out;
-		c->used[i] = true;
-	}
-	return 0;
+	return error < 0 ? error : 0;
 }
 
 static int user_id_of(char out[HBR_ID_MAX], struct hbr_store *s,

@@ -32,12 +32,6 @@ int hbr_store_account_exists(struct hbr_store *s, const char *account_id);
 int hbr_store_account_root_key(struct hbr_key_info *out, struct hbr_store *s,
                                const char *account_id);
 
-/* Per-connection cache of key lookups, emptied when another connection
- * commits (the driver's data_version) or this one does: a disabled or
- * deleted key stops working on the next request. NULL is a no-op. */
-void hbr_store_key_cache_invalidate(struct hbr_key_cache *c);
-void hbr_store_key_cache_free(struct hbr_key_cache *c);
-
 /* HBR_EKEYNOTFOUND when the key does not exist. */
 int hbr_store_key_get(struct hbr_key_info *out, struct hbr_store *s,
                       const char *access_key_id);

@@ -207,23 +207,6 @@ static void end_write(struct sqlite_store *s)
 	}
 }
 
-static int lite_data_version(struct hbr_store *base, int64_t *out)
-{
-	struct hbr_stmt *st = NULL;
-	int error;
-
-	if ((error = lite_prepare(&st, base, "PRAGMA data_version")) < 0)
-		return error;
-	if ((error = lite_step(st)) == 1) {
-		*out = lite_col_int64(st, 0);
-		error = 0;
-	} else if (error == 0) {
-		error = hbr_error_set(HBR_EIO, "PRAGMA data_version: no row");
-	}
-	lite_finalize(st);
-	return error;
-}
-
 static int lite_begin(struct hbr_store *base)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
@@ -285,7 +268,6 @@ static const struct hbr_store_ops sqlite_ops = {
 	.col_text = lite_col_text,
 	.col_int64 = lite_col_int64,
 	.finalize = lite_finalize,
-	.data_version = lite_data_version,
 	.begin = lite_begin,
 	.commit = lite_commit,
 	.rollback = lite_rollback,

@@ -470,50 +470,6 @@ static void test_pool_connections_share_the_database(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-/*
- * Key lookups are cached per connection; a change committed through
- * another connection (another hbrd thread, or `hbrd ram` in another
- * process) must be seen by the next lookup, and so must one committed
- * through the same connection.
- */
-static void test_key_cache_sees_changes(void **state)
-{
-	struct fx *f = *state;
-	struct hbr_store *other = NULL;
-	struct hbr_key_info root, k;
-	char uid[HBR_ID_MAX];
-
-	assert_int_equal(hbr_store_account_root_key(&root, f->s, f->acc_a), 0);
-	assert_int_equal(hbr_store_key_get(&k, f->s, root.access_key_id), 0);
-	assert_true(k.active);
-	assert_int_equal(hbr_store_key_get(&k, f->s, root.access_key_id), 0);
-
-	assert_int_equal(hbr_store_open(&other, f->url), 0);
-	assert_int_equal(hbr_store_key_set_active(other, f->acc_a,
-	                                          root.access_key_id, false),
-	                 0);
-	assert_int_equal(hbr_store_key_get(&k, f->s, root.access_key_id), 0);
-	assert_false(k.active);
-	assert_int_equal(
-	        hbr_store_key_delete(other, f->acc_a, root.access_key_id), 0);
-	assert_int_equal(hbr_store_key_get(&k, f->s, root.access_key_id),
-	                 HBR_EKEYNOTFOUND);
-	hbr_store_close(other);
-
-	/* Through the same connection. */
-	assert_int_equal(hbr_store_user_create(uid, f->s, f->acc_a, "carol"),
-	                 0);
-	assert_int_equal(hbr_store_key_create(&root, f->s, f->acc_a, "carol"),
-	                 0);
-	assert_int_equal(hbr_store_key_get(&k, f->s, root.access_key_id), 0);
-	assert_true(k.active);
-	assert_int_equal(hbr_store_key_set_active(f->s, f->acc_a,
-	                                          root.access_key_id, false),
-	                 0);
-	assert_int_equal(hbr_store_key_get(&k, f->s, root.access_key_id), 0);
-	assert_false(k.active);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,7 +490,6 @@ int main(void)
 		T(test_audit_insert),
 		T(test_transactions_commit_and_rollback),
 		T(test_pool_connections_share_the_database),
-		T(test_key_cache_sees_changes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
