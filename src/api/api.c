@@ -230,6 +230,12 @@ int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
 	int error;
 
 	hbr_buf_clear(&call->raw);
+	/* A page of rows is a few KiB: one allocation, not a doubling
+	 * series from 64 bytes. */
+	if ((error = hbr_buf_reserve(&call->raw,
+	                             (size_t)(req->limit > 0 ? req->limit : 1) *
+	                                     1024)) < 0)
+		return error;
 	if (wrapper &&
 	    (error = hbr_buf_printf(&call->raw, "{\"%s\":", wrapper)) < 0)
 		return error;
@@ -355,6 +361,8 @@ static void envelope(struct hbr_http_response *resp, struct hbr_api_call *call,
 			              hbr_error_msg());
 	}
 	text = json_dumps(o, JSON_COMPACT);
+	(void)hbr_buf_reserve(&resp->body,
+	                      (text ? strlen(text) : 2) + call->raw.len + 64);
 	(void)hbr_buf_puts(&resp->body, text ? text : "{}");
 	free(text); /* jansson's allocation */
 	/* Splice a pre-built field in before the closing brace. */

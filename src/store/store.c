@@ -143,7 +143,8 @@ int64_t hbr_stmt_int(struct hbr_stmt *st, int col)
 
 bool hbr_stmt_is_null(struct hbr_stmt *st, int col)
 {
-	return st->ops->col_text(st, col) == NULL;
+	/* Asking for the text of a number would convert (and allocate). */
+	return st->ops->col_null(st, col);
 }
 
 void hbr_stmt_done(struct hbr_stmt *st)

@@ -34,6 +34,7 @@ struct hbr_store_ops {
 	/* NULL for SQL NULL; borrowed until the next step/finalize. */
 	const char *(*col_text)(struct hbr_stmt *st, int col);
 	int64_t (*col_int64)(struct hbr_stmt *st, int col);
+	bool (*col_null)(struct hbr_stmt *st, int col);
 	void (*finalize)(struct hbr_stmt *st);
 	int (*begin)(struct hbr_store *s); /* a write transaction */
 	int (*commit)(struct hbr_store *s);

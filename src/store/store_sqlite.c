@@ -171,6 +171,13 @@ static int64_t lite_col_int64(struct hbr_stmt *st, int col)
 	return sqlite3_column_int64(c->st, col);
 }
 
+static bool lite_col_null(struct hbr_stmt *st, int col)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+
+	return sqlite3_column_type(c->st, col) == SQLITE_NULL;
+}
+
 static void lite_finalize(struct hbr_stmt *st)
 {
 	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
@@ -267,6 +274,7 @@ static const struct hbr_store_ops sqlite_ops = {
 	.step = lite_step,
 	.col_text = lite_col_text,
 	.col_int64 = lite_col_int64,
+	.col_null = lite_col_null,
 	.finalize = lite_finalize,
 	.begin = lite_begin,
 	.commit = lite_commit,

@@ -49,6 +49,11 @@ static int reserve(struct hbr_buf *b, size_t extra)
 	return 0;
 }
 
+int hbr_buf_reserve(struct hbr_buf *b, size_t extra)
+{
+	return reserve(b, extra);
+}
+
 int hbr_buf_put(struct hbr_buf *b, const void *data, size_t len)
 {
 	int error;

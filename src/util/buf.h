@@ -23,6 +23,9 @@ struct hbr_buf {
 void hbr_buf_init(struct hbr_buf *b, size_t max);
 void hbr_buf_release(struct hbr_buf *b);
 void hbr_buf_clear(struct hbr_buf *b); /* keeps memory and max */
+/* Make room for `extra` more bytes now (one allocation instead of a
+ * doubling series when the final size is roughly known). */
+int hbr_buf_reserve(struct hbr_buf *b, size_t extra);
 int hbr_buf_put(struct hbr_buf *b, const void *data, size_t len);
 int hbr_buf_puts(struct hbr_buf *b, const char *s);
 int hbr_buf_putc(struct hbr_buf *b, char c);
