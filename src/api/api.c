@@ -167,11 +167,20 @@ static int run(struct pipeline *p, struct hbr_api_call *call,
 		                     "the request has more than %d"
 		                     " parameters",
 		                     MAX_PARAMS);
-	merge(&p->params, &req->query, &p->form);
-	call->params = &p->params;
+	/* Most requests carry their parameters in one place only; copy
+	 * into a merged list just when both the query and the body do. */
+	if (!p->form.n) {
+		call->params = &req->query;
+	} else if (!req->query.n) {
+		call->params = &p->form;
+	} else {
+		merge(&p->params, &req->query, &p->form);
+		call->params = &p->params;
+	}
 
-	action = param_or_header(&p->params, req, "Action", "x-acs-action");
-	version = param_or_header(&p->params, req, "Version", "x-acs-version");
+	action = param_or_header(call->params, req, "Action", "x-acs-action");
+	version =
+	        param_or_header(call->params, req, "Version", "x-acs-version");
 	if (!action || !action[0])
 		return hbr_error_set_param(HBR_EMISSING, "Action",
 		                           "Action is mandatory.");
@@ -183,7 +192,7 @@ static int run(struct pipeline *p, struct hbr_api_call *call,
 		                     "Specified parameter Version is not"
 		                     " valid: this service speaks %s.",
 		                     HBR_API_VERSION);
-	format = hbr_kvlist_get(&p->params, "Format");
+	format = hbr_kvlist_get(call->params, "Format");
 	if (format && strcasecmp(format, "JSON") && strcasecmp(format, "XML"))
 		return hbr_error_set(HBR_EINVAL,
 		                     "Specified parameter Format is not"
