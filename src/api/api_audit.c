@@ -69,13 +69,16 @@ int hbr_audit_append(struct hbr_audit_log *log, const struct hbr_audit_entry *e)
 		return hbr_error_set(HBR_ERROR, "audit entry not encodable");
 	len = strlen(line);
 	line[len] = '\n'; /* replaces the NUL; length tracked explicitly */
+	/* O_APPEND keeps lines whole; the lock only orders them. The sync
+	 * runs outside it, so concurrent callers share one flush instead of
+	 * queueing one fdatasync each behind an unfair mutex. */
 	pthread_mutex_lock(&log->lock);
 	n = write(log->fd, line, len + 1);
+	pthread_mutex_unlock(&log->lock);
 	if (n != (ssize_t)(len + 1))
 		error = hbr_error_set_os(HBR_EIO, "write audit log");
 	else if (fdatasync(log->fd) < 0)
 		error = hbr_error_set_os(HBR_EIO, "fdatasync audit log");
-	pthread_mutex_unlock(&log->lock);
 	free(line); /* jansson's allocation */
 	return error;
 }
