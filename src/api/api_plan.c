@@ -335,7 +335,7 @@ out:
 
 int hbr_api_execute_backup_plan(struct hbr_api_call *call)
 {
-	const char *plan_id, *field;
+	const char *plan_id;
 	char job_id[HBR_ID_MAX];
 	json_t *plan = NULL, *job = NULL;
 	int64_t now = hbr_time_now();
@@ -349,22 +349,7 @@ int hbr_api_execute_backup_plan(struct hbr_api_call *call)
 	                           call->who.account_id, plan_id)) < 0)
 		goto out;
 	hbr_id_new(job_id, HBR_ID_JOB);
-	job = hbr_model_job(
-	        job_id, json_string_value(json_object_get(plan, "ClientId")),
-	        json_string_value(json_object_get(plan, "InstanceId")),
-	        json_string_value(json_object_get(plan, "VaultId")), plan_id,
-	        now);
-	/* The job carries the plan's settings as they were when it ran. */
-	const char *copy[] = { "SourceType", "BackupType", "Include",
-		               "Exclude",    "Options",    "SpeedLimit",
-		               "Retention",  "Paths" };
-	for (size_t i = 0; i < HBR_ARRAY_SIZE(copy); i++) {
-		field = copy[i];
-		json_object_set(job, field, json_object_get(plan, field));
-	}
-	json_object_set_new(job, "JobName",
-	                    json_string(json_string_value(
-	                            json_object_get(plan, "PlanName"))));
+	job = hbr_model_job_for_plan(job_id, plan, "MANUAL", now);
 	if ((error = hbr_store_insert(call->store, HBR_ENT_JOB,
 	                              call->who.account_id, job)) < 0 ||
 	    (error = hbr_store_commit(call->store)) < 0)

@@ -97,6 +97,31 @@ json_t *hbr_model_job(const char *job_id, const char *client_id,
 	return j;
 }
 
+json_t *hbr_model_job_for_plan(const char *job_id, const json_t *plan,
+                               const char *trigger, int64_t now)
+{
+	static const char *const copy[] = { "SourceType", "BackupType",
+		                            "Include",    "Exclude",
+		                            "Options",    "SpeedLimit",
+		                            "Retention",  "Paths" };
+	json_t *job = hbr_model_job(
+	        job_id, json_string_value(json_object_get(plan, "ClientId")),
+	        json_string_value(json_object_get(plan, "InstanceId")),
+	        json_string_value(json_object_get(plan, "VaultId")),
+	        json_string_value(json_object_get(plan, "PlanId")), now);
+
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(copy); i++) {
+		json_t *v = json_object_get(plan, copy[i]);
+		if (v)
+			json_object_set(job, copy[i], v);
+	}
+	json_object_set_new(job, "JobName",
+	                    json_string(json_string_value(
+	                            json_object_get(plan, "PlanName"))));
+	json_object_set_new(job, "TriggerMode", json_string(trigger));
+	return job;
+}
+
 json_t *hbr_model_snapshot(const char *snapshot_id, const char *client_id,
                            const char *instance_id, const char *vault_id,
                            const char *plan_id, const char *job_id, int64_t now)

@@ -22,6 +22,11 @@ json_t *hbr_model_plan(const char *plan_id, const char *client_id,
 json_t *hbr_model_job(const char *job_id, const char *client_id,
                       const char *instance_id, const char *vault_id,
                       const char *plan_id, int64_t now);
+/* The job a run of `plan` queues: it carries the plan's settings as they
+ * are now, so a later UpdateBackupPlan does not change a job already
+ * queued. trigger is "MANUAL" (ExecuteBackupPlan) or "AUTO" (schedule). */
+json_t *hbr_model_job_for_plan(const char *job_id, const json_t *plan,
+                               const char *trigger, int64_t now);
 json_t *hbr_model_snapshot(const char *snapshot_id, const char *client_id,
                            const char *instance_id, const char *vault_id,
                            const char *plan_id, const char *job_id,

@@ -146,32 +146,6 @@ static int claim(bool *won, struct hbr_store *s, const struct hbr_sched_due *d)
 	return 0;
 }
 
-/* The job ExecuteBackupPlan would queue, but triggered by the schedule. */
-static json_t *job_for_plan(const char *job_id, json_t *plan, int64_t now)
-{
-	static const char *const copy[] = { "SourceType", "BackupType",
-		                            "Include",    "Exclude",
-		                            "Options",    "SpeedLimit",
-		                            "Retention",  "Paths" };
-	json_t *job = hbr_model_job(
-	        job_id, json_string_value(json_object_get(plan, "ClientId")),
-	        json_string_value(json_object_get(plan, "InstanceId")),
-	        json_string_value(json_object_get(plan, "VaultId")),
-	        json_string_value(json_object_get(plan, "PlanId")), now);
-
-	/* The job carries the plan's settings as they were when it ran. */
-	for (size_t i = 0; i < HBR_ARRAY_SIZE(copy); i++) {
-		json_t *v = json_object_get(plan, copy[i]);
-		if (v)
-			json_object_set(job, copy[i], v);
-	}
-	json_object_set_new(job, "JobName",
-	                    json_string(json_string_value(
-	                            json_object_get(plan, "PlanName"))));
-	json_object_set_new(job, "TriggerMode", json_string("AUTO"));
-	return job;
-}
-
 int hbr_store_sched_fire(enum hbr_sched_outcome *out, char *job_id_out,
                          struct hbr_store *s, const struct hbr_sched_due *d,
                          int64_t now)
@@ -220,7 +194,7 @@ int hbr_store_sched_fire(enum hbr_sched_outcome *out, char *job_id_out,
 		goto done;
 	}
 	hbr_id_new(job_id, HBR_ID_JOB);
-	job = job_for_plan(job_id, plan, now);
+	job = hbr_model_job_for_plan(job_id, plan, "AUTO", now);
 	if ((error = hbr_store_insert(s, HBR_ENT_JOB, d->account_id, job)) < 0)
 		goto fail;
 	r = HBR_SCHED_CREATED;
