@@ -56,6 +56,9 @@ static const struct action actions[] = {
 	{ "CreateRestoreJob", hbr_api_create_restore_job, true },
 	{ "DescribeRestoreJobs2", hbr_api_describe_restore_jobs2, false },
 	{ "CancelRestoreJob", hbr_api_cancel_restore_job, true },
+	{ "RegisterBackupClient", hbr_api_register_backup_client, true },
+	{ "ReportBackupClientHeartbeat", hbr_api_report_backup_client_heartbeat,
+	  true },
 };
 
 static const struct action *find_action(const char *name)
@@ -226,6 +229,8 @@ void hbr_api_principal_name(char *out, size_t size,
 {
 	if (call->who.is_root)
 		(void)snprintf(out, size, "root");
+	else if (call->who.client_id[0])
+		(void)snprintf(out, size, "client/%s", call->who.client_id);
 	else if (call->who.user_name[0])
 		(void)snprintf(out, size, "user/%s", call->who.user_name);
 	else if (size)

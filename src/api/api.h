@@ -126,5 +126,8 @@ hbr_api_action_fn hbr_api_search_historical_snapshots, hbr_api_delete_snapshot;
 hbr_api_action_fn hbr_api_create_restore_job, hbr_api_describe_restore_jobs2,
         hbr_api_cancel_restore_job;
 hbr_api_action_fn hbr_api_delete_backup_client_resource;
+/* Our extensions for the agent (hbr-client), api_agent.c. */
+hbr_api_action_fn hbr_api_register_backup_client,
+        hbr_api_report_backup_client_heartbeat;
 
 #endif

@@ -45,7 +45,8 @@ int hbr_api_authenticate(struct hbr_api_call *call,
 	memcpy(call->who.user_name, key.user_name, sizeof(key.user_name));
 	(void)snprintf(call->who.access_key_id, sizeof(call->who.access_key_id),
 	               "%s", key.access_key_id);
-	call->who.is_root = key.user_id[0] == '\0';
+	memcpy(call->who.client_id, key.client_id, HBR_ID_MAX);
+	call->who.is_root = key.user_id[0] == '\0' && key.client_id[0] == '\0';
 	return 0;
 }
 
@@ -75,6 +76,49 @@ static int collect_policy(const char *name, const char *doc, void *payload)
 	return 0;
 }
 
+/* The actions an agent key may call; nothing else may call them. */
+static const char *const agent_actions[] = {
+	"ReportBackupClientHeartbeat",
+};
+
+static bool is_agent_action(const char *action)
+{
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(agent_actions); i++)
+		if (!strcmp(agent_actions[i], action))
+			return true;
+	return false;
+}
+
+/* Agent actions and agent keys are outside RAM: an agent key holds no
+ * policies and may only speak for its own client, and an operator key
+ * must not pose as an agent. */
+static int deny_fixed(json_t **detail_out, struct hbr_api_call *call,
+                      const char *action)
+{
+	const struct hbr_principal *w = &call->who;
+	const char *type = w->client_id[0] ? "BackupClient" :
+	                   w->is_root      ? "Account" :
+	                                     "SubUser";
+	const char *name = w->client_id[0] ? w->client_id :
+	                   w->is_root      ? w->account_id :
+	                                     w->user_name;
+
+	*detail_out = json_pack(
+	        "{s:s, s:s, s:s, s:s, s:s, s:s}", "AuthAction", action,
+	        "NoPermissionType", "ImplicitDeny", "AuthPrincipalType", type,
+	        "AuthPrincipalDisplayName", name, "AuthPrincipalOwnerId",
+	        w->account_id, "PolicyType", "AccountLevelIdentityBasedPolicy");
+	if (w->client_id[0])
+		return hbr_error_set(HBR_EDENIED,
+		                     "A backup client's access key may not call"
+		                     " %s.",
+		                     action);
+	return hbr_error_set(HBR_EDENIED,
+	                     "%s is called by the backup client (hbr-client)"
+	                     " with its own access key.",
+	                     action);
+}
+
 int hbr_api_authorize(json_t **detail_out, struct hbr_api_call *call,
                       bool secure)
 {
@@ -82,12 +126,18 @@ int hbr_api_authorize(json_t **detail_out, struct hbr_api_call *call,
 	char action[128], resource[256];
 	struct hbr_policy_ctx ctx;
 	enum hbr_policy_decision d;
+	bool agent_action = is_agent_action(call->action);
 	int error;
 
+	(void)snprintf(action, sizeof(action), "hbr:%s", call->action);
+	if (call->who.client_id[0] || agent_action) {
+		if (call->who.client_id[0] && agent_action)
+			return 0;
+		return deny_fixed(detail_out, call, action);
+	}
 	/* An account's root key may do everything in its account. */
 	if (call->who.is_root)
 		return 0;
-	(void)snprintf(action, sizeof(action), "hbr:%s", call->action);
 	(void)snprintf(resource, sizeof(resource), "acs:hbr:%s:%s:*",
 	               call->api->cfg.region, call->who.account_id);
 	if ((error = hbr_store_policy_foreach(call->store, call->who.user_id,

@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "api/api_params.h"
 #include "core/model.h"
+#include "store/store_account.h"
 #include "store/store_resource.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -217,6 +218,9 @@ int hbr_api_delete_backup_client(struct hbr_api_call *call)
 	    (error = hbr_store_delete_client(&c, call->store,
 	                                     call->who.account_id, client_id,
 	                                     hbr_time_now())) < 0 ||
+	    /* A deleted client's agent loses its credential with it. */
+	    (error = hbr_store_client_keys_delete(
+	             call->store, call->who.account_id, client_id)) < 0 ||
 	    (error = hbr_store_commit(call->store)) < 0)
 		return error;
 	call->plans_deleted = c.plans;

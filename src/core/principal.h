@@ -14,6 +14,9 @@ struct hbr_principal {
 	char user_id[HBR_ID_MAX]; /* "" for the account's root key */
 	char user_name[128]; /* "" for root */
 	char access_key_id[64];
+	/* An agent key's backup client: it may act only for that client
+	 * and only through the agent actions. "" for operators. */
+	char client_id[HBR_ID_MAX];
 	bool is_root;
 };
 

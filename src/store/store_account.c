@@ -100,7 +100,8 @@ int hbr_store_account_exists(struct hbr_store *s, const char *account_id)
 
 static const char key_select[] =
         "SELECT k.access_key_id, k.secret, k.account_id,"
-        " COALESCE(k.user_id, ''), COALESCE(u.name, ''), k.status"
+        " COALESCE(k.user_id, ''), COALESCE(u.name, ''), k.status,"
+        " COALESCE(k.client_id, '')"
         " FROM access_keys k LEFT JOIN users u ON u.user_id = k.user_id ";
 
 static int read_key(struct hbr_key_info *out, struct hbr_stmt *st)
@@ -117,6 +118,7 @@ static int read_key(struct hbr_key_info *out, struct hbr_stmt *st)
 	copy(out->user_id, sizeof(out->user_id), hbr_stmt_text(st, 3));
 	copy(out->user_name, sizeof(out->user_name), hbr_stmt_text(st, 4));
 	out->active = !strcmp(hbr_stmt_text(st, 5), "Active");
+	copy(out->client_id, sizeof(out->client_id), hbr_stmt_text(st, 6));
 	return 1;
 }
 
@@ -129,7 +131,7 @@ int hbr_store_account_root_key(struct hbr_key_info *out, struct hbr_store *s,
 
 	(void)snprintf(sql, sizeof(sql),
 	               "%s WHERE k.account_id = ? AND k.user_id IS NULL"
-	               " AND k.status = 'Active'"
+	               " AND k.client_id IS NULL AND k.status = 'Active'"
 	               " ORDER BY k.created_time, k.rowid LIMIT 1",
 	               key_select);
 	if ((error = hbr_store_queryf(&st, s, sql, "s", account_id)) < 0)
@@ -212,6 +214,40 @@ int hbr_store_key_create(struct hbr_key_info *out, struct hbr_store *s,
 fail:
 	hbr_store_rollback(s);
 	return error;
+}
+
+int hbr_store_client_keys_delete(struct hbr_store *s, const char *account_id,
+                                 const char *client_id)
+{
+	return hbr_store_execf(s,
+	                       "DELETE FROM access_keys"
+	                       " WHERE account_id = ? AND client_id = ?",
+	                       "ss", account_id, client_id);
+}
+
+int hbr_store_key_create_for_client(struct hbr_key_info *out,
+                                    struct hbr_store *s, const char *account_id,
+                                    const char *client_id)
+{
+	struct hbr_key_info k = { 0 };
+	int error;
+
+	new_key(&k);
+	copy(k.account_id, sizeof(k.account_id), account_id);
+	copy(k.client_id, sizeof(k.client_id), client_id);
+	if ((error = hbr_store_client_keys_delete(s, account_id, client_id)) <
+	            0 ||
+	    (error = hbr_store_execf(s,
+	                             "INSERT INTO access_keys (access_key_id,"
+	                             " secret, account_id, user_id, client_id,"
+	                             " status, created_time) VALUES (?,?,?,"
+	                             "NULL,?,'Active',?)",
+	                             "ssssi", k.access_key_id, k.secret,
+	                             account_id, client_id, hbr_time_now())) <
+	            0)
+		return error;
+	*out = k;
+	return 0;
 }
 
 static int one_change(struct hbr_store *s, const char *sql, const char *a,

@@ -19,6 +19,7 @@ struct hbr_key_info {
 	char account_id[HBR_ID_MAX];
 	char user_id[HBR_ID_MAX]; /* "" for an account root key */
 	char user_name[128];
+	char client_id[HBR_ID_MAX]; /* an agent key's client; "" otherwise */
 	bool active;
 };
 
@@ -38,6 +39,17 @@ int hbr_store_key_get(struct hbr_key_info *out, struct hbr_store *s,
 /* A new key for user_name in the account. HBR_ENOTFOUND: no such user. */
 int hbr_store_key_create(struct hbr_key_info *out, struct hbr_store *s,
                          const char *account_id, const char *user_name);
+/*
+ * Agent keys. Inside the caller's transaction: delete every key bound to
+ * client_id in the account, then create a new one bound to it, so a
+ * client has at most one credential and re-registering revokes the old.
+ */
+int hbr_store_key_create_for_client(struct hbr_key_info *out,
+                                    struct hbr_store *s, const char *account_id,
+                                    const char *client_id);
+/* Inside the caller's transaction: delete the client's keys. */
+int hbr_store_client_keys_delete(struct hbr_store *s, const char *account_id,
+                                 const char *client_id);
 /* HBR_EKEYNOTFOUND when the key is not in the account. */
 int hbr_store_key_set_active(struct hbr_store *s, const char *account_id,
                              const char *access_key_id, bool active);

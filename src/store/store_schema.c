@@ -170,6 +170,13 @@ static const char *const migrations[] = {
 	"ALTER TABLE plans ADD COLUMN schedule TEXT NOT NULL DEFAULT '';"
 	"UPDATE plans SET schedule ="
 	" COALESCE(json_extract(doc, '$.Schedule'), '');",
+	/*
+	 * Agent keys: a key bound to a backup client (hbr-client's own
+	 * credential) may act only for that client. NULL for operator keys.
+	 */
+	"ALTER TABLE access_keys ADD COLUMN client_id TEXT;"
+	" CREATE INDEX access_keys_client"
+	" ON access_keys(client_id);",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)

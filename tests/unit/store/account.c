@@ -468,6 +468,67 @@ static void test_pool_connections_share_the_database(void **state)
 	hbr_store_pool_close(pool);
 }
 
+static void test_client_keys(void **state)
+{
+	struct fx *f = *state;
+	struct hbr_key_info k1, k2, other, got, root, rootb;
+	char c1[HBR_ID_MAX], c2[HBR_ID_MAX];
+
+	assert_int_equal(hbr_store_account_root_key(&root, f->s, f->acc_a), 0);
+	new_client(f, f->acc_a, c1, "ACTIVATED", 100);
+	new_client(f, f->acc_a, c2, "ACTIVATED", 100);
+
+	begin(f);
+	assert_int_equal(
+	        hbr_store_key_create_for_client(&k1, f->s, f->acc_a, c1), 0);
+	assert_int_equal(
+	        hbr_store_key_create_for_client(&other, f->s, f->acc_a, c2), 0);
+	commit(f);
+	assert_key_shape(&k1);
+	assert_string_equal(k1.client_id, c1);
+	assert_string_equal(k1.user_id, "");
+	assert_int_equal(hbr_store_key_get(&got, f->s, k1.access_key_id), 0);
+	assert_string_equal(got.client_id, c1);
+	assert_string_equal(got.account_id, f->acc_a);
+	assert_string_equal(got.user_id, "");
+	assert_true(got.active);
+
+	/* an operator key has no client, and an agent key is never taken
+	 * for the account's root key */
+	assert_int_equal(hbr_store_key_get(&got, f->s, root.access_key_id), 0);
+	assert_string_equal(got.client_id, "");
+	assert_int_equal(hbr_store_account_root_key(&got, f->s, f->acc_a), 0);
+	assert_string_equal(got.access_key_id, root.access_key_id);
+	assert_int_equal(
+	        hbr_store_key_delete(f->s, f->acc_a, root.access_key_id), 0);
+	assert_int_equal(hbr_store_account_root_key(&got, f->s, f->acc_a),
+	                 HBR_ENOTFOUND);
+
+	/* a new key for the client replaces its old one, only its own */
+	begin(f);
+	assert_int_equal(
+	        hbr_store_key_create_for_client(&k2, f->s, f->acc_a, c1), 0);
+	commit(f);
+	assert_string_not_equal(k2.access_key_id, k1.access_key_id);
+	assert_int_equal(hbr_store_key_get(&got, f->s, k1.access_key_id),
+	                 HBR_EKEYNOTFOUND);
+	assert_int_equal(hbr_store_key_get(&got, f->s, k2.access_key_id), 0);
+	assert_int_equal(hbr_store_key_get(&got, f->s, other.access_key_id), 0);
+
+	/* deleting is per account */
+	begin(f);
+	assert_int_equal(hbr_store_client_keys_delete(f->s, f->acc_b, c1), 0);
+	commit(f);
+	assert_int_equal(hbr_store_key_get(&got, f->s, k2.access_key_id), 0);
+	begin(f);
+	assert_int_equal(hbr_store_client_keys_delete(f->s, f->acc_a, c1), 0);
+	commit(f);
+	assert_int_equal(hbr_store_key_get(&got, f->s, k2.access_key_id),
+	                 HBR_EKEYNOTFOUND);
+	assert_int_equal(hbr_store_key_get(&got, f->s, other.access_key_id), 0);
+	assert_int_equal(hbr_store_account_root_key(&rootb, f->s, f->acc_b), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -490,6 +551,7 @@ int main(void)
 		T(test_audit_insert),
 		T(test_transactions_commit_and_rollback),
 		T(test_pool_connections_share_the_database),
+		T(test_client_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
