@@ -10,7 +10,7 @@
 
 /* Rows per transaction: large enough to be efficient, small enough that
  * the write lock is held for milliseconds. */
-#define BATCH  2000
+#define BATCH  250
 #define IDLE_S 2
 
 struct hbr_purger {
