@@ -3,14 +3,15 @@
 # already there. Idempotent: a second run does no network access.
 #
 #   scripts/install-deps.sh          build + test dependencies
-#   scripts/install-deps.sh --bench  also the benchmark peers (nginx)
+#   scripts/install-deps.sh --bench  also the benchmark peers (nginx, restic,
+#                                    Borg) and their tools (GNU time, strace)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config
       libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev libzstd-dev
       libcurl4-openssl-dev libpq-dev libcmocka-dev
       nodejs npm sqlite3 clang libclang-rt-14-dev)
-[ "${1:-}" = "--bench" ] && pkgs+=(nginx-light)
+[ "${1:-}" = "--bench" ] && pkgs+=(nginx-light restic borgbackup strace time)
 
 missing=()
 for p in "${pkgs[@]}"; do

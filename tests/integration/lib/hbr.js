@@ -141,6 +141,7 @@ function readCreds(file) {
  *   opts.dataDir  reuse a data dir (restart); default a fresh temp dir
  *   opts.env      extra environment variables
  *   opts.args     extra hbrd flags (e.g. ['--clock-file', f])
+ *   opts.port     listen on this port (first attempt), e.g. to restart in place
  *   opts.t        a node:test context: the server is killed in t.after()
  * Resolves to {port, endpoint, dataDir, logFile, creds, proc, exited,
  * stop(signal) -> Promise<exit code>, kill9() -> Promise<{code, signal}>, alive()}.
@@ -153,7 +154,9 @@ async function startServer(opts = {}) {
   let lastErr = null;
 
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const port = await freePort();
+    // opts.port: restart on the port clients already know (agents keep
+    // the endpoint in their state dir).
+    const port = attempt === 1 && opts.port ? opts.port : await freePort();
     const fd = fs.openSync(logFile, 'a');
     fs.writeSync(fd, `\n=== hbr-it: starting hbrd on ${HOST}:${port} (attempt ${attempt}) ===\n`);
     const proc = spawn(bin, ['--data-dir', dataDir, '--listen', `${HOST}:${port}`, ...(opts.args || [])],

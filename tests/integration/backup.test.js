@@ -1,0 +1,327 @@
+// Backup and restore with real data (issue 4): a real hbrd and two real
+// hbr-client agents on loopback back up generated trees into a vault and
+// restore them byte for byte with their metadata; dedup across clients,
+// incremental runs, unreadable files, cancel, and kill -9 of the agent
+// and of hbrd in the middle of a backup.
+'use strict';
+
+const { describe, test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const { makeTempDir, sleep, startServer } = require('./lib/hbr');
+const {
+  Api, ID, assertError, createPlan, createVault, installClients, uniq,
+} = require('./lib/api');
+const { MiB, assertSameTree, describeTree, makeTree, noise } = require('./lib/fstree');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const T = { timeout: 120_000 };
+const AGENT_TIMEOUT_MS = 90_000;
+const WAIT_MS = 60_000;
+
+function clientPath() {
+  const p = process.env.HBR_CLIENT || path.join(REPO, 'build', 'bin', 'hbr-client');
+  fs.accessSync(p, fs.constants.X_OK);
+  return p;
+}
+
+function registerAgent(srv, inst, stateDir) {
+  const r = spawnSync(clientPath(), ['register', '--endpoint', srv.endpoint,
+    '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret', srv.creds.AccessKeySecret,
+    '--instance-id', inst, '--hostname', inst, '--state-dir', stateDir], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, `register: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** hbr-client run --once to the end; returns {status, stderr}. */
+function runOnce(stateDir, wrap = []) {
+  const args = [...wrap, clientPath(), 'run', '--once', '--state-dir', stateDir];
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: AGENT_TIMEOUT_MS });
+  if (r.error) throw r.error;
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** hbr-client run --once in the background. */
+function spawnAgent(stateDir) {
+  const log = path.join(stateDir, '..', `agent-${Date.now()}.log`);
+  const fd = fs.openSync(log, 'a');
+  const proc = spawn(clientPath(), ['run', '--once', '--state-dir', stateDir], { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  return { proc, exited, log: () => fs.readFileSync(log, 'utf8') };
+}
+
+async function exitsWithin(agent, ms) {
+  let timer;
+  const r = await Promise.race([agent.exited, new Promise((res) => { timer = setTimeout(() => res(null), ms); })]);
+  clearTimeout(timer);
+  return r;
+}
+
+async function job(api, jobId) {
+  const r = await api.ok('DescribeBackupJobs2', { SourceType: 'ECS_FILE', Filters: [{ Key: 'JobId', Values: [jobId] }] });
+  return r.BackupJobs.BackupJob[0];
+}
+
+/** Poll until pred(job) holds (bounded). */
+async function waitJob(api, jobId, pred, what, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await job(api, jobId);
+    if (last && pred(last)) return last;
+    await sleep(100);
+  }
+  assert.fail(`${what}: job ${jobId} is ${JSON.stringify(last)}`);
+}
+
+async function restoreJob(api, restoreId) {
+  const r = await api.ok('DescribeRestoreJobs2', { Filters: [{ Key: 'RestoreId', Values: [restoreId] }] });
+  return r.RestoreJobs.RestoreJob[0];
+}
+
+async function snapshotsOf(api, vaultId, instanceId) {
+  const b = await api.ok('SearchHistoricalSnapshots', {
+    SourceType: 'ECS_FILE', Limit: 100,
+    Query: JSON.stringify([{ field: 'VaultId', value: vaultId, operation: 'MATCH_TERM' },
+      { field: 'InstanceId', value: instanceId, operation: 'MATCH_TERM' }]),
+  });
+  return b.Snapshots.Snapshot;
+}
+
+describe('backup and restore', { timeout: 600_000 }, () => {
+  let srv;
+  let api;
+  let vaultId;
+  let work;
+  const A = {};
+  const B = {};
+
+  before(async () => {
+    srv = await startServer();
+    api = new Api(srv, srv.creds, 'oac-v3');
+    vaultId = (await createVault(api)).VaultId;
+    A.inst = uniq('i-a');
+    B.inst = uniq('i-b');
+    await installClients(api, [A.inst, B.inst]);
+    work = makeTempDir('hbr-backup-');
+    for (const X of [A, B]) {
+      X.state = path.join(work, `state-${X.inst}`);
+      X.client = registerAgent(srv, X.inst, X.state).ClientId;
+    }
+    // A and B share their large files (dedup across clients) but not
+    // their small ones.
+    A.src = path.join(work, 'src-a');
+    B.src = path.join(work, 'src-b');
+    A.tree = makeTree(A.src, { seed: 'a' });
+    B.tree = makeTree(B.src, { seed: 'b', small: 50 });
+    for (const name of fs.readdirSync(path.join(A.src, 'large'))) {
+      fs.copyFileSync(path.join(A.src, 'large', name), path.join(B.src, 'large', name));
+    }
+  });
+  after(() => srv && srv.kill9());
+
+  async function backup(X, what, extra = {}) {
+    if (!X.plan) {
+      X.plan = await createPlan(api, { vaultId, instanceId: X.inst, extra: { Path: [X.src], ...extra } });
+    }
+    const { JobId } = await api.ok('ExecuteBackupPlan', { PlanId: X.plan });
+    const r = runOnce(X.state);
+    assert.equal(r.status, 0, `${what}: hbr-client run --once exit ${r.status}; stderr:\n${r.stderr.slice(-3000)}`);
+    const j = await job(api, JobId);
+    assert.equal(j.Status, 'COMPLETE', `${what}: ${JSON.stringify(j)}`);
+    return j;
+  }
+
+  async function restore(snapshotId, target, targetPath, what) {
+    const { RestoreId } = await api.ok('CreateRestoreJob', {
+      RestoreType: 'ECS_FILE', SourceType: 'ECS_FILE', SnapshotId: snapshotId, VaultId: vaultId,
+      TargetInstanceId: target.inst, TargetPath: targetPath,
+    });
+    const r = runOnce(target.state);
+    assert.equal(r.status, 0, `${what}: restore run exit ${r.status}; stderr:\n${r.stderr.slice(-3000)}`);
+    const rj = await restoreJob(api, RestoreId);
+    assert.equal(rj.Status, 'COMPLETE', `${what}: ${JSON.stringify(rj)}`);
+    return rj;
+  }
+
+  test('full backup, restore elsewhere on another client and in place, byte for byte', T, async () => {
+    const before1 = describeTree(A.src, { xattrs: A.tree.xattrs });
+    const j = await backup(A, 'first backup of A');
+    assert.ok(j.BytesTotal >= A.tree.bytes, `BytesTotal ${j.BytesTotal} >= ${A.tree.bytes}`);
+    assert.equal(j.BytesDone, j.BytesTotal);
+    assert.equal(j.Progress, 100);
+    assert.ok(j.ItemsDone >= A.tree.files, `ItemsDone ${j.ItemsDone}`);
+    assert.ok(j.ActualBytes > 0 && j.ActualBytes <= j.BytesTotal, `ActualBytes ${j.ActualBytes}`);
+
+    const snaps = await snapshotsOf(api, vaultId, A.inst);
+    assert.equal(snaps.length, 1);
+    const s = snaps[0];
+    assert.match(s.SnapshotId, ID.snapshot);
+    assert.equal(s.JobId, j.JobId);
+    assert.equal(s.Status, 'COMPLETE');
+    assert.equal(s.ClientId, A.client);
+    assert.equal(s.BytesTotal, j.BytesTotal);
+    assert.deepEqual(s.Paths.Path, [A.src]);
+    A.snap1 = s.SnapshotId;
+    A.desc1 = before1;
+
+    // To another path, on the other client.
+    const dst = path.join(work, 'restore-b');
+    await restore(A.snap1, B, dst, 'restore of A on B');
+    assertSameTree(before1, describeTree(path.join(dst, A.src), { xattrs: A.tree.xattrs }), 'restore on B');
+
+    // In place, on the same client, after the source is gone.
+    fs.rmSync(A.src, { recursive: true });
+    await restore(A.snap1, A, '/', 'restore of A in place');
+    assertSameTree(before1, describeTree(A.src, { xattrs: A.tree.xattrs }), 'restore in place');
+  });
+
+  test('a second client storing the same large files adds only its own data', T, async () => {
+    const j = await backup(B, 'first backup of B');
+    const large = fs.readdirSync(path.join(B.src, 'large'))
+      .reduce((n, f) => n + fs.statSync(path.join(B.src, 'large', f)).size, 0);
+    assert.ok(j.BytesTotal > large, `B read ${j.BytesTotal} bytes`);
+    assert.ok(j.ActualBytes < (j.BytesTotal - large) + 256 * 1024,
+      `B stored ${j.ActualBytes} bytes; its large files (${large} bytes) were already in the vault`);
+  });
+
+  test('incremental backup stores only the change; both snapshots restore exactly', T, async () => {
+    const big = path.join(A.src, 'large', 'L0.img');
+    const fd = fs.openSync(big, 'r+');
+    fs.writeSync(fd, noise('change', 64 * 1024), 0, 64 * 1024, 1 * MiB);
+    fs.closeSync(fd);
+    fs.writeFileSync(path.join(A.src, 'small', 'added.txt'), 'a new file\n');
+    fs.rmSync(path.join(A.src, 'small', 'd00', 'f3.txt'));
+    fs.chmodSync(path.join(A.src, 'meta', 'script.sh'), 0o700);
+    const desc2 = describeTree(A.src, { xattrs: A.tree.xattrs });
+
+    const j = await backup(A, 'second backup of A');
+    assert.ok(j.ActualBytes < 1 * MiB, `incremental stored ${j.ActualBytes} bytes for a 64 KiB change`);
+    const snaps = await snapshotsOf(api, vaultId, A.inst);
+    assert.equal(snaps.length, 2);
+    const s2 = snaps.find((s) => s.JobId === j.JobId);
+    assert.ok(s2, 'the second snapshot is listed');
+
+    const d2 = path.join(work, 'restore-2');
+    await restore(s2.SnapshotId, A, d2, 'restore of snapshot 2');
+    assertSameTree(desc2, describeTree(path.join(d2, A.src), { xattrs: A.tree.xattrs }), 'snapshot 2');
+    const d1 = path.join(work, 'restore-1');
+    await restore(A.snap1, A, d1, 'restore of snapshot 1');
+    assertSameTree(A.desc1, describeTree(path.join(d1, A.src), { xattrs: A.tree.xattrs }), 'snapshot 1 after 2');
+  });
+
+  test('a file that cannot be read is skipped and listed: PARTIAL_COMPLETE', T, async () => {
+    const X = { inst: uniq('i-p') };
+    await installClients(api, [X.inst]);
+    X.state = path.join(work, 'state-p');
+    registerAgent(srv, X.inst, X.state);
+    X.src = path.join(work, 'src-p');
+    fs.mkdirSync(X.src);
+    fs.writeFileSync(path.join(X.src, 'ok.txt'), 'readable\n');
+    fs.writeFileSync(path.join(X.src, 'locked.txt'), 'secret\n');
+    fs.chmodSync(path.join(X.src, 'locked.txt'), 0o000);
+    X.plan = await createPlan(api, { vaultId, instanceId: X.inst, extra: { Path: [X.src] } });
+    const { JobId } = await api.ok('ExecuteBackupPlan', { PlanId: X.plan });
+    // As root the agent would read anything: drop the capabilities that
+    // bypass file permissions.
+    const wrap = process.getuid() === 0 ?
+      ['setpriv', '--inh-caps=-dac_override,-dac_read_search', '--bounding-set=-dac_override,-dac_read_search'] : [];
+    runOnce(X.state, wrap);
+    const j = await job(api, JobId);
+    assert.equal(j.Status, 'PARTIAL_COMPLETE', JSON.stringify(j));
+    const [s] = await snapshotsOf(api, vaultId, X.inst);
+    assert.equal(s.Status, 'PARTIAL_COMPLETE');
+    assert.match(s.ErrorFile, /locked\.txt/);
+  });
+
+  /** A plan whose job uploads at 512 KB/s, so it is still running when poked. */
+  async function slowJob(X, mib) {
+    X.src = path.join(work, `src-slow-${uniq('x')}`);
+    fs.mkdirSync(X.src);
+    fs.writeFileSync(path.join(X.src, 'big.bin'), noise(uniq('slow'), mib * MiB));
+    X.plan = await createPlan(api, { vaultId, instanceId: X.inst, extra: { Path: [X.src], SpeedLimit: '0:24:512' } });
+    return (await api.ok('ExecuteBackupPlan', { PlanId: X.plan })).JobId;
+  }
+
+  const started = (j) => j.Status === 'RUNNING' && j.BytesDone > 0;
+
+  test('a cancelled job stops within seconds and commits nothing', T, async () => {
+    const X = { inst: uniq('i-c') };
+    await installClients(api, [X.inst]);
+    X.state = path.join(work, 'state-c');
+    registerAgent(srv, X.inst, X.state);
+    const jobId = await slowJob(X, 8);
+    const agent = spawnAgent(X.state);
+    await waitJob(api, jobId, started, 'slow job starts');
+    await api.ok('CancelBackupJob', { JobId: jobId });
+    const ex = await exitsWithin(agent, 10_000);
+    assert.ok(ex, `the agent stops within 10 s of the cancel; log:\n${agent.log().slice(-2000)}`);
+    assert.equal((await job(api, jobId)).Status, 'CANCELED');
+    assert.equal((await snapshotsOf(api, vaultId, X.inst)).length, 0, 'no snapshot for a cancelled job');
+  });
+
+  test('kill -9 of the agent mid-backup: the restarted agent finishes the job', T, async () => {
+    const X = { inst: uniq('i-k') };
+    await installClients(api, [X.inst]);
+    X.state = path.join(work, 'state-k');
+    registerAgent(srv, X.inst, X.state);
+    const jobId = await slowJob(X, 4);
+    const want = describeTree(X.src);
+    const agent = spawnAgent(X.state);
+    await waitJob(api, jobId, started, 'slow job starts');
+    agent.proc.kill('SIGKILL');
+    await agent.exited;
+    const r = runOnce(X.state);
+    assert.equal(r.status, 0, `restarted agent: ${r.stderr.slice(-2000)}`);
+    assert.equal((await job(api, jobId)).Status, 'COMPLETE');
+    const [s] = await snapshotsOf(api, vaultId, X.inst);
+    const dst = path.join(work, 'restore-k');
+    await restore(s.SnapshotId, X, dst, 'restore after agent kill');
+    assertSameTree(want, describeTree(path.join(dst, X.src)), 'after agent kill -9');
+  });
+
+  test('kill -9 of hbrd mid-upload: after a restart the job completes and restores', T, async () => {
+    const X = { inst: uniq('i-s') };
+    await installClients(api, [X.inst]);
+    X.state = path.join(work, 'state-s');
+    registerAgent(srv, X.inst, X.state);
+    const jobId = await slowJob(X, 4);
+    const want = describeTree(X.src);
+    const agent = spawnAgent(X.state);
+    await waitJob(api, jobId, started, 'slow job starts');
+    await srv.kill9();
+    agent.proc.kill('SIGKILL');
+    await agent.exited;
+    srv = await startServer({ dataDir: srv.dataDir, port: srv.port });
+    api = new Api(srv, srv.creds, 'oac-v3');
+    const r = runOnce(X.state);
+    assert.equal(r.status, 0, `agent after hbrd restart: ${r.stderr.slice(-2000)}`);
+    assert.equal((await job(api, jobId)).Status, 'COMPLETE');
+    const [s] = await snapshotsOf(api, vaultId, X.inst);
+    const dst = path.join(work, 'restore-s');
+    await restore(s.SnapshotId, X, dst, 'restore after hbrd kill');
+    assertSameTree(want, describeTree(path.join(dst, X.src)), 'after hbrd kill -9');
+    // The earlier snapshots are intact too.
+    const d1 = path.join(work, 'restore-1b');
+    await restore(A.snap1, A, d1, 'snapshot 1 after hbrd kill');
+    assertSameTree(A.desc1, describeTree(path.join(d1, A.src), { xattrs: A.tree.xattrs }), 'snapshot 1 after restart');
+  });
+
+  test('an agent key cannot touch another client\'s jobs or data', T, async () => {
+    const creds = JSON.parse(fs.readFileSync(path.join(B.state, 'credentials.json'), 'utf8'));
+    const b = api.as({ AccessKeyId: creds.AccessKeyId, AccessKeySecret: creds.AccessKeySecret }, 'oac-v3');
+    const aJobs = await api.ok('DescribeBackupJobs2', { SourceType: 'ECS_FILE', Filters: [{ Key: 'InstanceId', Values: [A.inst] }] });
+    const aJob = aJobs.BackupJobs.BackupJob[0].JobId;
+    assertError(await b.call('StartAgentJob', { JobId: aJob, JobType: 'BACKUP' }), 404, 'JobNotExist');
+    assertError(await b.call('ReportAgentJobProgress', { JobId: aJob, JobType: 'BACKUP', Progress: 1 }), 404, 'JobNotExist');
+    assertError(await b.call('CheckAgentChunks', { JobId: aJob, ChunkIds: '0'.repeat(64) }), 404, 'JobNotExist');
+    assertError(await b.call('FetchAgentChunks', { JobId: aJob, JobType: 'BACKUP', ChunkIds: '0'.repeat(64) }), 404, 'JobNotExist');
+    assertError(await b.call('SearchHistoricalSnapshots', { SourceType: 'ECS_FILE' }), 403, 'Forbidden.RAM');
+    const polled = await b.ok('PollAgentJobs', {});
+    for (const j of polled.BackupJobs) assert.equal(j.ClientId, B.client);
+  });
+});
