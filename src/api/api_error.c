@@ -37,6 +37,7 @@ static const struct {
 	{ HBR_ECORRUPT, 500, "InternalError" },
 	{ HBR_ESIGMETHOD, 400, "InvalidSignatureMethod" },
 	{ HBR_ENORESTORE, 404, "RestoreJobNotExist" },
+	{ HBR_ENOCHUNK, 404, "ChunkNotExist" },
 };
 
 int hbr_api_error_code(char *out, size_t size, int error, const char *param)

@@ -41,6 +41,9 @@ static int vbind(struct hbr_stmt *st, struct hbr_store *s, const char *fmt,
 	int error = 0;
 
 	for (int i = 0; fmt && fmt[i] && error == 0; i++) {
+		const void *p;
+		size_t n;
+
 		switch (fmt[i]) {
 		case 's':
 			error = s->ops->bind_text(st, i + 1,
@@ -49,6 +52,11 @@ static int vbind(struct hbr_stmt *st, struct hbr_store *s, const char *fmt,
 		case 'i':
 			error = s->ops->bind_int64(st, i + 1,
 			                           va_arg(ap, int64_t));
+			break;
+		case 'b':
+			p = va_arg(ap, const void *);
+			n = va_arg(ap, size_t);
+			error = s->ops->bind_blob(st, i + 1, p, n);
 			break;
 		default:
 			HBR_ASSERT(!"bad bind format");
@@ -145,6 +153,11 @@ bool hbr_stmt_is_null(struct hbr_stmt *st, int col)
 {
 	/* Asking for the text of a number would convert (and allocate). */
 	return st->ops->col_null(st, col);
+}
+
+const void *hbr_stmt_blob(struct hbr_stmt *st, int col, size_t *len_out)
+{
+	return st->ops->col_blob(st, col, len_out);
 }
 
 void hbr_stmt_done(struct hbr_stmt *st)

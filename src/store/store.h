@@ -29,12 +29,18 @@ struct hbr_store_ops {
 	int (*bind_text)(struct hbr_stmt *st, int idx, const char *v);
 	int (*bind_int64)(struct hbr_stmt *st, int idx, int64_t v);
 	int (*bind_null)(struct hbr_stmt *st, int idx);
+	/* Bytes (chunk ids); copied, so v may go away after the call. */
+	int (*bind_blob)(struct hbr_stmt *st, int idx, const void *v,
+	                 size_t len);
 	/* 1 when a row is ready, 0 when done, < 0 on error. */
 	int (*step)(struct hbr_stmt *st);
 	/* NULL for SQL NULL; borrowed until the next step/finalize. */
 	const char *(*col_text)(struct hbr_stmt *st, int col);
 	int64_t (*col_int64)(struct hbr_stmt *st, int col);
 	bool (*col_null)(struct hbr_stmt *st, int col);
+	/* NULL for SQL NULL (or an empty blob); *len_out its size.
+	 * Borrowed until the next step/finalize. */
+	const void *(*col_blob)(struct hbr_stmt *st, int col, size_t *len_out);
 	void (*finalize)(struct hbr_stmt *st);
 	int (*begin)(struct hbr_store *s); /* a write transaction */
 	int (*commit)(struct hbr_store *s);
@@ -57,7 +63,8 @@ int hbr_store_open(struct hbr_store **out, const char *url);
 void hbr_store_close(struct hbr_store *s);
 
 /* Run sql with arguments described by fmt: 's' text (NULL = SQL NULL),
- * 'i' int64_t, until done. */
+ * 'i' int64_t, 'b' a blob as two arguments (const void *, size_t),
+ * until done. */
 int hbr_store_execf(struct hbr_store *s, const char *sql, const char *fmt, ...);
 /* Prepare and bind like hbr_store_execf; iterate with hbr_stmt_next,
  * then hbr_stmt_done. */
@@ -67,6 +74,8 @@ int hbr_stmt_next(struct hbr_stmt *st); /* 1 row, 0 done, < 0 error */
 const char *hbr_stmt_text(struct hbr_stmt *st, int col); /* "" for NULL */
 int64_t hbr_stmt_int(struct hbr_stmt *st, int col);
 bool hbr_stmt_is_null(struct hbr_stmt *st, int col);
+/* The bytes of a blob column (NULL and 0 for SQL NULL). */
+const void *hbr_stmt_blob(struct hbr_stmt *st, int col, size_t *len_out);
 void hbr_stmt_done(struct hbr_stmt *st); /* NULL is a no-op */
 /* Run a query expected to give one int64 (COUNT(*) etc.). */
 int hbr_store_count(int64_t *out, struct hbr_store *s, const char *sql,

@@ -177,6 +177,37 @@ static const char *const migrations[] = {
 	"ALTER TABLE access_keys ADD COLUMN client_id TEXT;"
 	" CREATE INDEX access_keys_client"
 	" ON access_keys(client_id);",
+	/*
+	 * 6: the agent data plane (docs/AGENT-PROTOCOL.md, store_data.c).
+	 * One chunks row per chunk per vault says which pack holds it;
+	 * `refs` counts the live snapshots naming it (reclamation lowers
+	 * it and stamps dead_since at 0). A packs row is 'writing' from
+	 * before its object is put until its chunk rows exist ('live'), so
+	 * a crash in between leaves a row naming the object to reclaim.
+	 * `pack_offset`, not `offset`: OFFSET is reserved in PostgreSQL.
+	 * A snapshot's tree is the JSON array of its tree chunk ids, in
+	 * order; stored_bytes the bytes its commit first made referenced.
+	 */
+	"CREATE TABLE chunks ("
+	" vault_id TEXT NOT NULL, chunk_id BLOB NOT NULL,"
+	" pack_id TEXT NOT NULL, pack_offset INTEGER NOT NULL,"
+	" stored_len INTEGER NOT NULL, raw_len INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL, refs INTEGER NOT NULL DEFAULT 0,"
+	" dead_since INTEGER,"
+	" PRIMARY KEY (vault_id, chunk_id)) WITHOUT ROWID;"
+	"CREATE INDEX chunks_pack ON chunks(vault_id, pack_id);"
+	"CREATE TABLE packs ("
+	" vault_id TEXT NOT NULL, pack_id TEXT NOT NULL,"
+	" state TEXT NOT NULL, bytes INTEGER NOT NULL,"
+	" live_bytes INTEGER NOT NULL DEFAULT 0,"
+	" created_time INTEGER NOT NULL,"
+	" PRIMARY KEY (vault_id, pack_id));"
+	"CREATE INDEX packs_state ON packs(state, created_time);"
+	"ALTER TABLE snapshots ADD COLUMN tree TEXT;"
+	"ALTER TABLE snapshots ADD COLUMN stored_bytes INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"CREATE INDEX restore_jobs_target ON restore_jobs(account_id,"
+	" target_instance_id, status);",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)

@@ -5,6 +5,7 @@
  * large part of a point query's cost.
  */
 #include "common.h"
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include "store/store.h"
@@ -145,6 +146,21 @@ static int lite_bind_null(struct hbr_stmt *st, int idx)
 	return 0;
 }
 
+static int lite_bind_blob(struct hbr_stmt *st, int idx, const void *v,
+                          size_t len)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+
+	if (len > INT_MAX)
+		return hbr_error_set(HBR_ETOOBIG, "blob of %zu bytes", len);
+	/* An empty blob is still a blob, not NULL: SQLite needs a non-NULL
+	 * pointer for that. */
+	if (sqlite3_bind_blob(c->st, idx, len ? v : "", (int)len,
+	                      SQLITE_TRANSIENT) != SQLITE_OK)
+		return fail(c->owner, "bind");
+	return 0;
+}
+
 static int lite_step(struct hbr_stmt *st)
 {
 	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
@@ -176,6 +192,16 @@ static bool lite_col_null(struct hbr_stmt *st, int col)
 	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
 
 	return sqlite3_column_type(c->st, col) == SQLITE_NULL;
+}
+
+static const void *lite_col_blob(struct hbr_stmt *st, int col, size_t *len_out)
+{
+	struct sqlite_stmt *c = (struct sqlite_stmt *)st;
+	const void *p = sqlite3_column_blob(c->st, col);
+
+	/* Length after the pointer, as SQLite's documentation asks. */
+	*len_out = p ? (size_t)sqlite3_column_bytes(c->st, col) : 0;
+	return p;
 }
 
 static void lite_finalize(struct hbr_stmt *st)
@@ -324,10 +350,12 @@ static const struct hbr_store_ops sqlite_ops = {
 	.bind_text = lite_bind_text,
 	.bind_int64 = lite_bind_int64,
 	.bind_null = lite_bind_null,
+	.bind_blob = lite_bind_blob,
 	.step = lite_step,
 	.col_text = lite_col_text,
 	.col_int64 = lite_col_int64,
 	.col_null = lite_col_null,
+	.col_blob = lite_col_blob,
 	.finalize = lite_finalize,
 	.begin = lite_begin,
 	.commit = lite_commit,

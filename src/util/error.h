@@ -44,6 +44,7 @@ enum hbr_error {
 	HBR_ECORRUPT = -27, /* stored bytes fail verification */
 	HBR_ESIGMETHOD = -28, /* unsupported signature algorithm */
 	HBR_ENORESTORE = -29, /* restore job not in the account */
+	HBR_ENOCHUNK = -30, /* a chunk the vault (or snapshot) does not hold */
 };
 
 /* Set the thread's error and return `code`. */

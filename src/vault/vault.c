@@ -154,6 +154,33 @@ out:
 	return error;
 }
 
+int hbr_vault_get_range(struct hbr_buf *out, struct hbr_vault *v,
+                        const char *key, uint64_t offset, size_t len)
+{
+	size_t was = out->len;
+	int error;
+
+	if ((error = hbr_vault_key_check(key)) < 0)
+		return error;
+	if (offset > UINT64_MAX - len)
+		return hbr_error_set(HBR_EINVAL,
+		                     "range of %zu bytes at %ju overflows", len,
+		                     (uintmax_t)offset);
+	/* Room first, so a backend writes into memory it knows is there
+	 * and the cap is checked before any I/O. */
+	if ((error = hbr_buf_reserve(out, len)) < 0)
+		return error;
+	if ((error = logged(v->ops->get_range(out, v, key, offset, len), v,
+	                    "get_range", key)) < 0) {
+		out->len = was;
+		out->ptr[was] = '\0';
+		return error;
+	}
+	HBR_ASSERT(out->len == was + len);
+	out->ptr[out->len] = '\0';
+	return 0;
+}
+
 int hbr_vault_exists(struct hbr_vault *v, const char *key)
 {
 	int error;

@@ -44,6 +44,11 @@ struct hbr_vault_ops {
 	/* Append the whole object to out, an empty buffer whose max is the
 	 * caller's cap: HBR_ETOOBIG (before reading) when it is larger. */
 	int (*get)(struct hbr_buf *out, struct hbr_vault *v, const char *key);
+	/* Append bytes [offset, offset + len) of the object to out, which
+	 * has room for them already (the front end reserved it). A range
+	 * that does not lie inside the object is HBR_EINVAL. */
+	int (*get_range)(struct hbr_buf *out, struct hbr_vault *v,
+	                 const char *key, uint64_t offset, size_t len);
 	/* 1 present, 0 absent, < 0 on error. */
 	int (*exists)(struct hbr_vault *v, const char *key);
 	int (*stat)(uint64_t *size_out, struct hbr_vault *v, const char *key);
@@ -87,6 +92,12 @@ int hbr_vault_put(struct hbr_vault *v, const char *key, const void *data,
  * NUL-terminated, as every hbr_buf). */
 int hbr_vault_get(struct hbr_buf *out, struct hbr_vault *v, const char *key,
                   size_t max);
+/* Append len bytes of the object from offset on to out (a chunk out of
+ * a pack; out's max caps it like any append). HBR_ENOTFOUND for a
+ * missing object, HBR_EINVAL when the range does not lie inside it; out
+ * is unchanged on error. */
+int hbr_vault_get_range(struct hbr_buf *out, struct hbr_vault *v,
+                        const char *key, uint64_t offset, size_t len);
 int hbr_vault_exists(struct hbr_vault *v, const char *key); /* 1, 0, < 0 */
 int hbr_vault_stat(uint64_t *size_out, struct hbr_vault *v, const char *key);
 int hbr_vault_remove(struct hbr_vault *v, const char *key);

@@ -383,6 +383,68 @@ out:
 	return error;
 }
 
+static int local_get_range(struct hbr_buf *out, struct hbr_vault *v,
+                           const char *key, uint64_t offset, size_t len)
+{
+	struct local_vault *lv = local_of(v);
+	char *dst = out->ptr + out->len;
+	struct stat st;
+	size_t got = 0;
+	int fd, error = 0;
+
+	/* O_NONBLOCK for a FIFO, as in local_get. */
+	fd = openat(lv->root_fd, key,
+	            O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return is_absent(errno) || errno == ELOOP ?
+		               hbr_error_set(HBR_ENOTFOUND,
+		                             "no object '%s' in '%s'", key,
+		                             lv->root) :
+		               hbr_error_set_os(HBR_EIO, "open '%s/%s'",
+		                                lv->root, key);
+	if (fstat(fd, &st) < 0) {
+		error = hbr_error_set_os(HBR_EIO, "stat '%s/%s'", lv->root,
+		                         key);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error = hbr_error_set(HBR_ENOTFOUND, "no object '%s' in '%s'",
+		                      key, lv->root);
+		goto out;
+	}
+	if (offset > (uint64_t)st.st_size ||
+	    len > (uint64_t)st.st_size - offset) {
+		error = hbr_error_set(HBR_EINVAL,
+		                      "object '%s' has %jd bytes: %zu at %ju is"
+		                      " past its end",
+		                      key, (intmax_t)st.st_size, len,
+		                      (uintmax_t)offset);
+		goto out;
+	}
+	while (got < len) {
+		ssize_t n =
+		        pread(fd, dst + got, len - got, (off_t)(offset + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			error = n < 0 ? hbr_error_set_os(HBR_EIO,
+			                                 "read '%s/%s'",
+			                                 lv->root, key) :
+			                hbr_error_set(
+			                        HBR_EIO,
+			                        "'%s/%s' shrank while read",
+			                        lv->root, key);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	out->len += len;
+out:
+	(void)close(fd);
+	return error;
+}
+
 /* 1 and the size for an object, 0 when there is none. */
 static int stat_object(uint64_t *size_out, struct local_vault *lv,
                        const char *key)
@@ -618,6 +680,7 @@ static const struct hbr_vault_ops local_ops = {
 	.name = "local",
 	.put = local_put,
 	.get = local_get,
+	.get_range = local_get_range,
 	.exists = local_exists,
 	.stat = local_stat,
 	.remove = local_remove,

@@ -142,6 +142,30 @@ static int mem_get(struct hbr_buf *out, struct hbr_vault *v, const char *key)
 	return error;
 }
 
+static int mem_get_range(struct hbr_buf *out, struct hbr_vault *v,
+                         const char *key, uint64_t offset, size_t len)
+{
+	struct mem_vault *mv = mem_of(v);
+	struct mem_obj *o;
+	int error = 0;
+
+	pthread_mutex_lock(&mv->mu);
+	if (!(o = find(mv, key))) {
+		error = hbr_error_set(HBR_ENOTFOUND, "no object '%s'", key);
+	} else if (offset > o->len || len > o->len - offset) {
+		error = hbr_error_set(HBR_EINVAL,
+		                      "object '%s' has %zu bytes: %zu at %ju is"
+		                      " past its end",
+		                      key, o->len, len, (uintmax_t)offset);
+	} else {
+		/* The front end reserved the room. */
+		memcpy(out->ptr + out->len, o->data + offset, len);
+		out->len += len;
+	}
+	pthread_mutex_unlock(&mv->mu);
+	return error;
+}
+
 static int mem_exists(struct hbr_vault *v, const char *key)
 {
 	struct mem_vault *mv = mem_of(v);
@@ -244,6 +268,7 @@ static const struct hbr_vault_ops mem_ops = {
 	.name = "mem",
 	.put = mem_put,
 	.get = mem_get,
+	.get_range = mem_get_range,
 	.exists = mem_exists,
 	.stat = mem_stat,
 	.remove = mem_remove,

@@ -43,15 +43,16 @@ static const struct {
 	{ HBR_ECORRUPT, 500, "InternalError" },
 	{ HBR_ESIGMETHOD, 400, "InvalidSignatureMethod" },
 	{ HBR_ENORESTORE, 404, "RestoreJobNotExist" },
+	{ HBR_ENOCHUNK, 404, "ChunkNotExist" },
 };
 
-/* Every HBR_E* code (HBR_ERROR = -1 down to HBR_ENORESTORE = -29) maps
+/* Every HBR_E* code (HBR_ERROR = -1 down to HBR_ENOCHUNK = -30) maps
  * to the status and Code of the table; none falls through to the
  * default. */
 static void test_every_code_maps(void **state)
 {
 	(void)state;
-	for (int e = HBR_ERROR; e >= HBR_ENORESTORE; e--) {
+	for (int e = HBR_ERROR; e >= HBR_ENOCHUNK; e--) {
 		char code[64] = "unset";
 		size_t i = 0;
 		int status;
@@ -131,7 +132,7 @@ static void test_works_with_hbr_error_param(void **state)
 
 static void test_unknown_codes_are_internal_errors(void **state)
 {
-	static const int unknown[] = { 0, 1, -30, -1000, 400 };
+	static const int unknown[] = { 0, 1, -31, -1000, 400 };
 
 	(void)state;
 	for (size_t i = 0; i < HBR_ARRAY_SIZE(unknown); i++) {

@@ -464,6 +464,71 @@ static void test_nested_keys_conflict(void **state)
 	assert_list(f->v, "", "a/b=4");
 }
 
+/* ---- ranges: a chunk read out of a pack ---- */
+
+static void test_get_range(void **state)
+{
+	struct fx *f = *state;
+	unsigned char data[1000];
+	struct hbr_buf b = HBR_BUF_INIT;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 13); /* NULs too */
+	assert_int_equal(hbr_vault_put(f->v, "packs/ab/p", data, sizeof(data)),
+	                 0);
+	/* Appends: two ranges build one buffer, NUL-terminated. */
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "packs/ab/p", 10, 20),
+	                 0);
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "packs/ab/p", 990, 10),
+	                 0);
+	assert_int_equal(b.len, 30);
+	assert_memory_equal(b.ptr, data + 10, 20);
+	assert_memory_equal(b.ptr + 20, data + 990, 10);
+	assert_int_equal(b.ptr[30], '\0');
+	/* The whole object, and an empty range at its very end. */
+	hbr_buf_clear(&b);
+	assert_int_equal(
+	        hbr_vault_get_range(&b, f->v, "packs/ab/p", 0, sizeof(data)),
+	        0);
+	assert_memory_equal(b.ptr, data, sizeof(data));
+	assert_int_equal(
+	        hbr_vault_get_range(&b, f->v, "packs/ab/p", sizeof(data), 0),
+	        0);
+	assert_int_equal(b.len, sizeof(data));
+	hbr_buf_release(&b);
+}
+
+static void test_get_range_errors(void **state)
+{
+	struct fx *f = *state;
+	struct hbr_buf b = HBR_BUF_INIT;
+
+	put_str(f->v, "ten", "0123456789");
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "ten", 2, 3), 0);
+	assert_string_equal(b.ptr, "234");
+	/* Past the end, or overlapping it: refused, out unchanged. */
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "ten", 8, 3),
+	                 HBR_EINVAL);
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "ten", 11, 0),
+	                 HBR_EINVAL);
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "ten", UINT64_MAX, 2),
+	                 HBR_EINVAL);
+	assert_string_equal(b.ptr, "234");
+	assert_int_equal(b.len, 3);
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "missing", 0, 1),
+	                 HBR_ENOTFOUND);
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "no/dir/x", 0, 1),
+	                 HBR_ENOTFOUND);
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "../x", 0, 1),
+	                 HBR_EINVAL);
+	/* The caller's cap holds, before any read. */
+	b.max = 5;
+	assert_int_equal(hbr_vault_get_range(&b, f->v, "ten", 0, 3),
+	                 HBR_ETOOBIG);
+	assert_string_equal(b.ptr, "234");
+	hbr_buf_release(&b);
+}
+
 /* ---- concurrency: several writers into shared directories ---- */
 
 struct writer {
@@ -828,6 +893,8 @@ int main(void)
 		T(test_get_missing),
 		T(test_size_cap),
 		T(test_nested_keys_conflict),
+		T(test_get_range),
+		T(test_get_range_errors),
 		T(test_concurrent_puts),
 		T(test_open_urls),
 #ifdef HBR_TEST_VAULT_LOCAL
