@@ -21,44 +21,64 @@
 
 #define MAX_PARAMS 1000
 
+/* Action flags. */
+#define AUDIT   1u /* audited, allowed or not (writes) */
+#define OWN_TXN 2u /* opens its own transactions (writes, long reads) */
+#define WRITE   (AUDIT | OWN_TXN)
+
 struct action {
 	const char *name;
 	hbr_api_action_fn *fn;
-	bool audited; /* writes are audited, allowed or not */
+	unsigned flags; /* 0: a read, run in one read transaction */
 };
 
+/*
+ * The agent's data actions are neither audited nor run in a read
+ * transaction: they come at the rate of uploads (one per 8 MiB), and
+ * Upload and Fetch do seconds of vault I/O that must not hold a
+ * transaction open. Starting, committing and finishing a job happen once
+ * per job and change what operators see, so they are audited.
+ */
 static const struct action actions[] = {
-	{ "CreateVault", hbr_api_create_vault, true },
-	{ "DescribeVaults", hbr_api_describe_vaults, false },
-	{ "InstallBackupClients", hbr_api_install_backup_clients, true },
-	{ "DescribeTask", hbr_api_describe_task, false },
-	{ "DescribeBackupClients", hbr_api_describe_backup_clients, false },
-	{ "CreateBackupPlan", hbr_api_create_backup_plan, true },
-	{ "DescribeBackupPlans", hbr_api_describe_backup_plans, false },
-	{ "ExecuteBackupPlan", hbr_api_execute_backup_plan, true },
-	{ "CreateBackupJob", hbr_api_create_backup_job, true },
-	{ "DescribeBackupJobs2", hbr_api_describe_backup_jobs2, false },
-	{ "SearchHistoricalSnapshots", hbr_api_search_historical_snapshots,
-	  false },
+	{ "CreateVault", hbr_api_create_vault, WRITE },
+	{ "DescribeVaults", hbr_api_describe_vaults, 0 },
+	{ "InstallBackupClients", hbr_api_install_backup_clients, WRITE },
+	{ "DescribeTask", hbr_api_describe_task, 0 },
+	{ "DescribeBackupClients", hbr_api_describe_backup_clients, 0 },
+	{ "CreateBackupPlan", hbr_api_create_backup_plan, WRITE },
+	{ "DescribeBackupPlans", hbr_api_describe_backup_plans, 0 },
+	{ "ExecuteBackupPlan", hbr_api_execute_backup_plan, WRITE },
+	{ "CreateBackupJob", hbr_api_create_backup_job, WRITE },
+	{ "DescribeBackupJobs2", hbr_api_describe_backup_jobs2, 0 },
+	{ "SearchHistoricalSnapshots", hbr_api_search_historical_snapshots, 0 },
 	{ "DeleteBackupClientResource", hbr_api_delete_backup_client_resource,
-	  true },
-	{ "UpdateVault", hbr_api_update_vault, true },
-	{ "DeleteVault", hbr_api_delete_vault, true },
-	{ "DeleteBackupClient", hbr_api_delete_backup_client, true },
-	{ "UpdateClientSettings", hbr_api_update_client_settings, true },
-	{ "UninstallBackupClients", hbr_api_uninstall_backup_clients, true },
-	{ "UpdateBackupPlan", hbr_api_update_backup_plan, true },
-	{ "DeleteBackupPlan", hbr_api_delete_backup_plan, true },
-	{ "EnableBackupPlan", hbr_api_enable_backup_plan, true },
-	{ "DisableBackupPlan", hbr_api_disable_backup_plan, true },
-	{ "CancelBackupJob", hbr_api_cancel_backup_job, true },
-	{ "DeleteSnapshot", hbr_api_delete_snapshot, true },
-	{ "CreateRestoreJob", hbr_api_create_restore_job, true },
-	{ "DescribeRestoreJobs2", hbr_api_describe_restore_jobs2, false },
-	{ "CancelRestoreJob", hbr_api_cancel_restore_job, true },
-	{ "RegisterBackupClient", hbr_api_register_backup_client, true },
+	  WRITE },
+	{ "UpdateVault", hbr_api_update_vault, WRITE },
+	{ "DeleteVault", hbr_api_delete_vault, WRITE },
+	{ "DeleteBackupClient", hbr_api_delete_backup_client, WRITE },
+	{ "UpdateClientSettings", hbr_api_update_client_settings, WRITE },
+	{ "UninstallBackupClients", hbr_api_uninstall_backup_clients, WRITE },
+	{ "UpdateBackupPlan", hbr_api_update_backup_plan, WRITE },
+	{ "DeleteBackupPlan", hbr_api_delete_backup_plan, WRITE },
+	{ "EnableBackupPlan", hbr_api_enable_backup_plan, WRITE },
+	{ "DisableBackupPlan", hbr_api_disable_backup_plan, WRITE },
+	{ "CancelBackupJob", hbr_api_cancel_backup_job, WRITE },
+	{ "DeleteSnapshot", hbr_api_delete_snapshot, WRITE },
+	{ "CreateRestoreJob", hbr_api_create_restore_job, WRITE },
+	{ "DescribeRestoreJobs2", hbr_api_describe_restore_jobs2, 0 },
+	{ "CancelRestoreJob", hbr_api_cancel_restore_job, WRITE },
+	{ "RegisterBackupClient", hbr_api_register_backup_client, WRITE },
 	{ "ReportBackupClientHeartbeat", hbr_api_report_backup_client_heartbeat,
-	  true },
+	  WRITE },
+	{ "PollAgentJobs", hbr_api_poll_agent_jobs, 0 },
+	{ "StartAgentJob", hbr_api_start_agent_job, WRITE },
+	{ "CheckAgentChunks", hbr_api_check_agent_chunks, 0 },
+	{ "UploadAgentPack", hbr_api_upload_agent_pack, OWN_TXN },
+	{ "ReportAgentJobProgress", hbr_api_report_agent_job_progress,
+	  OWN_TXN },
+	{ "CommitAgentSnapshot", hbr_api_commit_agent_snapshot, WRITE },
+	{ "FinishAgentJob", hbr_api_finish_agent_job, WRITE },
+	{ "FetchAgentChunks", hbr_api_fetch_agent_chunks, OWN_TXN },
 };
 
 static const struct action *find_action(const char *name)
@@ -87,6 +107,7 @@ int hbr_api_open(struct hbr_api **out, const struct hbr_api_config *cfg)
 	(void)snprintf(path, sizeof(path), "%s/audit.log", cfg->data_dir);
 	if ((error = hbr_audit_open(&api->audit, path)) < 0)
 		goto fail;
+	api->vaults = hbr_api_vaults_new();
 	*out = api;
 	return 0;
 fail:
@@ -98,6 +119,7 @@ void hbr_api_close(struct hbr_api *api)
 {
 	if (!api)
 		return;
+	hbr_api_vaults_free(api->vaults);
 	hbr_audit_close(api->audit);
 	hbr_nonce_close(api->nonces);
 	hbr_store_pool_close(api->pool);
@@ -109,6 +131,13 @@ static bool is_form(const struct hbr_http_request *req)
 	const char *ct = hbr_kvlist_get(&req->headers, "content-type");
 
 	return ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
+}
+
+static bool is_octet_stream(const struct hbr_http_request *req)
+{
+	const char *ct = hbr_kvlist_get(&req->headers, "content-type");
+
+	return ct && !strncasecmp(ct, "application/octet-stream", 24);
 }
 
 /* Query parameters win over body parameters of the same name. */
@@ -158,6 +187,12 @@ static int run(struct pipeline *p, struct hbr_api_call *call,
 		return hbr_error_set(HBR_EACTION,
 		                     "Specified api is not found, please check"
 		                     " your url and method.");
+	/* A binary body is the action's data, never parameters. An empty
+	 * one is no body (a client may label any request octet-stream). */
+	if (req->body.len && is_octet_stream(req)) {
+		call->body = req->body.ptr;
+		call->body_len = req->body.len;
+	}
 	if (req->body.len && is_form(req) &&
 	    (error = hbr_form_parse(&p->form, req->body.ptr, req->body.len,
 	                            MAX_PARAMS)) < 0)
@@ -205,21 +240,26 @@ static int run(struct pipeline *p, struct hbr_api_call *call,
 		                     "Specified api is not found, please check"
 		                     " your url and method.");
 	call->action = p->action->name;
+	if (call->body && strcmp(call->action, "UploadAgentPack"))
+		return hbr_error_set(HBR_EINVAL,
+		                     "%s takes no application/octet-stream"
+		                     " body",
+		                     call->action);
 	call->store = hbr_store_pool_get(call->api->pool);
 	/* A read-only call runs in one read transaction: one consistent
 	 * view, and one lock acquisition instead of one per query. Writes
 	 * open their own write transaction inside the action. */
-	if (!p->action->audited &&
+	if (!(p->action->flags & OWN_TXN) &&
 	    (error = call->store->ops->exec(call->store, "BEGIN")) < 0)
 		return error;
 	if ((error = hbr_api_authenticate(call, req, &p->form)) < 0 ||
 	    (error = hbr_api_authorize(&p->denied, call, req->secure)) < 0)
 		goto out;
-	if (p->action->audited)
+	if (p->action->flags & OWN_TXN)
 		return p->action->fn(call);
 	error = p->action->fn(call);
 out:
-	if (!p->action->audited)
+	if (!(p->action->flags & OWN_TXN))
 		hbr_store_rollback(call->store);
 	return error;
 }
@@ -341,6 +381,18 @@ static void envelope(struct hbr_http_response *resp, struct hbr_api_call *call,
 	char code[160];
 	char *text;
 
+	if (error == 0 && call->binary) {
+		resp->status = 200;
+		resp->content_type = "application/octet-stream";
+		hbr_buf_release(&resp->body);
+		resp->body = call->bin;
+		hbr_buf_init(&call->bin, 0);
+		/* No envelope to carry it, so the request id travels as a
+		 * header, as Alibaba's gateway sends it. */
+		hbr_kvlist_add(&resp->headers, "x-acs-request-id", 16,
+		               call->request_id, strlen(call->request_id));
+		return;
+	}
 	if (error == 0) {
 		json_object_set_new(o, "RequestId",
 		                    json_string(call->request_id));
@@ -406,7 +458,7 @@ void hbr_api_handle(struct hbr_http_response *resp,
 	if (call.store)
 		hbr_store_rollback(call.store); /* no-op unless left open */
 	envelope(resp, &call, error, p.denied);
-	if (p.action && p.action->audited) {
+	if (p.action && (p.action->flags & AUDIT)) {
 		char code[160] = "200";
 		if (error)
 			(void)hbr_api_error_code(code, sizeof(code), error,
@@ -417,6 +469,7 @@ void hbr_api_handle(struct hbr_http_response *resp,
 		hbr_store_pool_put(call.api->pool, call.store);
 	json_decref(call.out);
 	hbr_buf_release(&call.raw);
+	hbr_buf_release(&call.bin);
 	json_decref(p.denied);
 	hbr_free((char *)call.audit_client_ids);
 	hbr_kvlist_release(&p.form);

@@ -28,12 +28,15 @@ struct hbr_api_config {
 };
 
 struct hbr_audit_log;
+struct hbr_api_vaults;
+struct hbr_vault;
 
 struct hbr_api {
 	struct hbr_api_config cfg;
 	struct hbr_store_pool *pool;
 	struct hbr_nonce_cache *nonces;
 	struct hbr_audit_log *audit;
+	struct hbr_api_vaults *vaults; /* open vaults, refs cache */
 	char host_id[128];
 };
 
@@ -51,6 +54,15 @@ struct hbr_api_call {
 	 * (list responses built by hbr_store_list_text). */
 	const char *raw_field;
 	struct hbr_buf raw;
+	/* An application/octet-stream request body (only UploadAgentPack
+	 * accepts one); NULL otherwise. Its parameters are the query's. */
+	const void *body;
+	size_t body_len;
+	/* An action that answers bytes (FetchAgentChunks) fills bin and
+	 * sets binary: success is then 200 application/octet-stream with
+	 * bin as the body; errors are the usual JSON. */
+	struct hbr_buf bin;
+	bool binary;
 	/* Filled by actions that delete, for the audit log. */
 	int64_t plans_deleted, jobs_deleted, snapshots_deleted;
 	const char *audit_client_ids; /* JSON text, owned by the action */
@@ -109,6 +121,29 @@ int hbr_api_describe_page(struct hbr_api_call *call, enum hbr_entity entity,
 void hbr_api_answer_page(struct hbr_api_call *call, int64_t total, int64_t page,
                          int64_t size);
 
+/*
+ * The vault of each HBR vault: DATA_DIR/vaults/<VaultId>, opened once
+ * and shared by every thread (api_vaults.c). hbr_api_vault_get takes a
+ * reference that hbr_api_vault_put gives back; hbr_api_vault_forget
+ * (DeleteVault) drops the cached one, which is freed when its last user
+ * is done.
+ */
+struct hbr_api_vaults *hbr_api_vaults_new(void);
+void hbr_api_vaults_free(struct hbr_api_vaults *vs);
+int hbr_api_vault_get(struct hbr_vault **out, struct hbr_api *api,
+                      const char *vault_id);
+void hbr_api_vault_put(struct hbr_api *api, struct hbr_vault *v);
+void hbr_api_vault_forget(struct hbr_api *api, const char *vault_id);
+/*
+ * Whether each of the n ids (32 bytes each) is among snapshot_id's
+ * references (the vault object refs/<snapshot_id>, cached): *first_out
+ * is the index of the first one that is not, or n when all are.
+ * HBR_ENOCHUNK when the snapshot has no refs object.
+ */
+int hbr_api_refs_find(size_t *first_out, struct hbr_api *api,
+                      struct hbr_vault *v, const char *vault_id,
+                      const char *snapshot_id, const uint8_t *ids, size_t n);
+
 /* Actions, one per resource file. */
 hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults,
         hbr_api_update_vault, hbr_api_delete_vault;
@@ -129,5 +164,11 @@ hbr_api_action_fn hbr_api_delete_backup_client_resource;
 /* Our extensions for the agent (hbr-client), api_agent.c. */
 hbr_api_action_fn hbr_api_register_backup_client,
         hbr_api_report_backup_client_heartbeat;
+/* The agent's jobs (api_agent_job.c) and data (api_agent_data.c):
+ * docs/AGENT-PROTOCOL.md. */
+hbr_api_action_fn hbr_api_poll_agent_jobs, hbr_api_start_agent_job,
+        hbr_api_report_agent_job_progress, hbr_api_finish_agent_job;
+hbr_api_action_fn hbr_api_check_agent_chunks, hbr_api_upload_agent_pack,
+        hbr_api_commit_agent_snapshot, hbr_api_fetch_agent_chunks;
 
 #endif

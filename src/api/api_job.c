@@ -126,8 +126,9 @@ out:
 	return error;
 }
 
-/* CancelBackupJob: no agent acknowledges yet, so QUEUED and RUNNING jobs
- * go straight to CANCELED (store_lifecycle.c). */
+/* CancelBackupJob: QUEUED and RUNNING jobs go straight to CANCELED
+ * (store_lifecycle.c); a running agent learns it from the 409 its next
+ * call gets. */
 int hbr_api_cancel_backup_job(struct hbr_api_call *call)
 {
 	const char *job_id, *vault_id;

@@ -223,6 +223,7 @@ int hbr_api_delete_vault(struct hbr_api_call *call)
 	 * after the commit: a crash in between leaves a directory no live
 	 * vault owns, which hbrd removes at its next start
 	 * (hbr_api_sweep_vault_dirs). */
+	hbr_api_vault_forget(call->api, vault_id);
 	(void)snprintf(dir, sizeof(dir), "%s/vaults/%s",
 	               call->api->cfg.data_dir, vault_id);
 	if (hbr_fs_remove_tree(dir) < 0)

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include "api/api.h"
 #include "cmd/hbrd.h"
+#include "core/pack.h"
 #include "gc/gc_purger.h"
 #include "http/http_server.h"
 #include "sched/sched.h"
@@ -12,6 +13,9 @@
 #include "util/log.h"
 
 #define GRACE_S 30
+/* 8 × 40 MiB of buffered uploads at most: enough to keep the disks
+ * busy from several agents, bounded on a small server. */
+#define HBRD_MAX_UPLOADS 8
 
 int hbrd_cmd_init(const struct hbrd_options *opts)
 {
@@ -117,6 +121,10 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 		goto out;
 	}
 	limits.max_body = 1 << 20;
+	/* UploadAgentPack bodies: a whole pack, a few at a time (each is
+	 * held in memory until it is verified and written). */
+	limits.max_upload_body = HBR_PACK_MAX_BYTES;
+	limits.max_uploads = HBRD_MAX_UPLOADS;
 	limits.max_params = 1000;
 	limits.max_header_bytes = 128 * 1024;
 	limits.idle_timeout_s = 60;

@@ -8,6 +8,7 @@
 #include "common.h"
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <strings.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -26,12 +27,14 @@ struct hbr_http_server {
 	void *payload;
 	uint16_t port;
 	atomic_int in_flight;
+	atomic_uint uploads; /* octet-stream bodies being buffered or served */
 };
 
 struct conn_state {
 	struct hbr_http_request req;
 	char *uri;
 	bool started;
+	bool upload_slot; /* holds one of limits.max_uploads */
 };
 
 static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *con)
@@ -62,6 +65,8 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
 	hbr_free(cs->uri);
 	if (cs->started)
 		atomic_fetch_sub(&srv->in_flight, 1);
+	if (cs->upload_slot)
+		atomic_fetch_sub(&srv->uploads, 1);
 	hbr_free(cs);
 	*con_cls = NULL;
 }
@@ -120,12 +125,40 @@ static void start_request(struct hbr_http_server *srv, struct conn_state *cs,
 	}
 }
 
+static bool is_octet_stream(const struct hbr_http_request *req)
+{
+	const char *ct = hbr_kvlist_get(&req->headers, "content-type");
+
+	return ct && !strncasecmp(ct, "application/octet-stream", 24);
+}
+
+/* A big body is up to max_upload_body bytes in memory until the answer
+ * is sent, so their number is bounded across the server; the client is
+ * told to come back (503) rather than made to wait. */
+static void take_upload_slot(struct hbr_http_server *srv, struct conn_state *cs)
+{
+	unsigned n = atomic_load(&srv->uploads);
+
+	if (!srv->limits.max_uploads || !is_octet_stream(&cs->req))
+		return;
+	do {
+		if (n >= srv->limits.max_uploads) {
+			refuse(&cs->req, HBR_EUNAVAIL,
+			       "too many uploads in progress; retry later");
+			return;
+		}
+	} while (!atomic_compare_exchange_weak(&srv->uploads, &n, n + 1));
+	cs->upload_slot = true;
+	cs->req.body.max = srv->limits.max_upload_body;
+}
+
 static enum MHD_Result respond(struct hbr_http_server *srv,
                                struct MHD_Connection *con,
                                struct conn_state *cs)
 {
 	struct hbr_http_response resp = { 200, HBR_BUF_INIT,
-		                          "application/json;charset=utf-8" };
+		                          "application/json;charset=utf-8",
+		                          HBR_KVLIST_INIT };
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t len;
@@ -136,9 +169,14 @@ static enum MHD_Result respond(struct hbr_http_server *srv,
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		hbr_free(body);
+		hbr_kvlist_release(&resp.headers);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", resp.content_type);
+	for (size_t i = 0; i < resp.headers.n; i++)
+		MHD_add_response_header(r, resp.headers.items[i].key,
+		                        resp.headers.items[i].val);
+	hbr_kvlist_release(&resp.headers);
 	ret = MHD_queue_response(con, (unsigned)resp.status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -164,14 +202,22 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 		cs->started = true;
 		atomic_fetch_add(&srv->in_flight, 1);
 		start_request(srv, cs, con, method);
+		take_upload_slot(srv, cs);
+		if (cs->req.error == HBR_EUNAVAIL)
+			return respond(srv, con, cs);
 		cl = hbr_kvlist_get(&cs->req.headers, "content-length");
 		/* Refuse a declared oversize body without reading it; MHD
 		 * closes the connection after the answer. */
-		if (cl && strtoull(cl, NULL, 10) > srv->limits.max_body) {
+		if (cl && strtoull(cl, NULL, 10) > cs->req.body.max) {
 			refuse(&cs->req, HBR_ETOOBIG,
 			       "request body larger than the limit");
 			return respond(srv, con, cs);
 		}
+		/* One allocation for a declared upload instead of a doubling
+		 * series of copies up to 40 MiB. */
+		if (cl && cs->upload_slot)
+			(void)hbr_buf_reserve(&cs->req.body,
+			                      (size_t)strtoull(cl, NULL, 10));
 		return MHD_YES;
 	}
 	if (*upload_data_size) {

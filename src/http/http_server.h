@@ -20,14 +20,16 @@ struct hbr_http_request {
 	struct hbr_buf body; /* raw body, capped */
 	char peer_ip[64];
 	bool secure; /* arrived over TLS (never, for now) */
-	int error; /* 0, or HBR_ETOOBIG / HBR_EINVAL: input refused */
+	/* 0, or HBR_ETOOBIG / HBR_EINVAL / HBR_EUNAVAIL: input refused */
+	int error;
 	char error_msg[256];
 };
 
 struct hbr_http_response {
 	int status;
-	struct hbr_buf body;
+	struct hbr_buf body; /* any bytes: its len, not strlen, is sent */
 	const char *content_type; /* static string */
+	struct hbr_kvlist headers; /* extra response headers */
 };
 
 typedef void hbr_http_handler_cb(struct hbr_http_response *resp,
@@ -36,6 +38,13 @@ typedef void hbr_http_handler_cb(struct hbr_http_response *resp,
 
 struct hbr_http_limits {
 	size_t max_body; /* bytes */
+	/* An application/octet-stream body (UploadAgentPack) may be up to
+	 * max_upload_body bytes; at most max_uploads of them are buffered
+	 * at once across the server, and a request beyond that is refused
+	 * with HBR_EUNAVAIL before its body is read. 0 and 0: octet-stream
+	 * bodies get max_body like any other. */
+	size_t max_upload_body;
+	unsigned max_uploads;
 	size_t max_params; /* query parameters */
 	size_t max_header_bytes; /* per connection, all headers */
 	unsigned idle_timeout_s; /* idle keep-alive connections close */

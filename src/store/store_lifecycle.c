@@ -278,9 +278,10 @@ int hbr_store_cancel(struct hbr_store *s, enum hbr_entity e,
 		                      id, field(job, "Status"));
 		goto out;
 	}
-	/* No agent runs jobs yet, so nothing has to acknowledge the
-	 * cancellation: the agent protocol checks the job's state before it
-	 * records anything for it. */
+	/* Nothing waits for the agent to acknowledge: every upload,
+	 * progress report and commit re-checks the job's status in the
+	 * transaction that would record it (store_data.c), so the agent's
+	 * next call is refused (409 naming CANCELED) and it stops. */
 	(void)snprintf(now, sizeof(now), "%lld", (long long)hbr_time_now());
 	if ((error = hbr_store_set(s, e, account_id, id, "Status",
 	                           "CANCELED")) < 0 ||
