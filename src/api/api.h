@@ -143,6 +143,9 @@ void hbr_api_vault_forget(struct hbr_api *api, const char *vault_id);
 int hbr_api_refs_find(size_t *first_out, struct hbr_api *api,
                       struct hbr_vault *v, const char *vault_id,
                       const char *snapshot_id, const uint8_t *ids, size_t n);
+/* The refs cache's byte budget (256 MiB); an object over half of it is
+ * searched in place instead of cached. For tests. */
+void hbr_api_refs_budget(struct hbr_api *api, size_t bytes);
 
 /* Actions, one per resource file. */
 hbr_api_action_fn hbr_api_create_vault, hbr_api_describe_vaults,

@@ -378,6 +378,21 @@ static int error_files(char **out, struct hbr_api_call *call)
 	return 0;
 }
 
+/* Remove an unused refs object, keeping the error being reported. */
+static void forget_refs(struct hbr_vault *v, const char *key, int error)
+{
+	char msg[2048], param[128];
+
+	(void)snprintf(msg, sizeof(msg), "%s", hbr_error_msg());
+	(void)snprintf(param, sizeof(param), "%s", hbr_error_param());
+	if (hbr_vault_remove(v, key) < 0)
+		hbr_log_warn("%s left behind: %s", key, hbr_error_msg());
+	if (param[0])
+		(void)hbr_error_set_param(error, param, "%s", msg);
+	else
+		(void)hbr_error_set(error, "%s", msg);
+}
+
 int hbr_api_commit_agent_snapshot(struct hbr_api_call *call)
 {
 	static const char *const ends[] = { "COMPLETE", "PARTIAL_COMPLETE" };
@@ -397,6 +412,7 @@ int hbr_api_commit_agent_snapshot(struct hbr_api_call *call)
 	char *tree = NULL, *errfiles = NULL;
 	uint8_t *ids = NULL;
 	json_t *job = NULL;
+	bool refs_written = false;
 	size_t n = 0;
 	int error;
 
@@ -439,6 +455,7 @@ int hbr_api_commit_agent_snapshot(struct hbr_api_call *call)
 	(void)snprintf(key, sizeof(key), "refs/%s", snapshot_id);
 	if ((error = hbr_vault_put(v, key, refs.ptr, refs.len)) < 0)
 		goto out;
+	refs_written = true;
 	tree = tree_text(ids, n);
 	hbr_sig_sha256_hex(hash, tree, strlen(tree));
 	c.job = &j;
@@ -473,6 +490,10 @@ int hbr_api_commit_agent_snapshot(struct hbr_api_call *call)
 	json_object_set_new(call->out, "SnapshotId",
 	                    json_string(done.snapshot_id));
 out:
+	/* A refused commit made no snapshot: its refs object names
+	 * nothing. (A failed COMMIT is rolled back, so this holds.) */
+	if (error < 0 && refs_written)
+		forget_refs(v, key, error);
 	hbr_api_vault_put(call->api, v);
 	hbr_idset_free(&set);
 	hbr_buf_release(&refs);

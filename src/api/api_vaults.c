@@ -47,7 +47,7 @@ struct hbr_api_vaults {
 	struct vault_slot **slots;
 	size_t n, cap;
 	struct refs_entry refs[REFS_ENTRIES];
-	size_t refs_bytes;
+	size_t refs_bytes, refs_budget;
 	uint64_t clock;
 };
 
@@ -56,6 +56,7 @@ struct hbr_api_vaults *hbr_api_vaults_new(void)
 	struct hbr_api_vaults *vs = hbr_calloc(1, sizeof(*vs));
 
 	pthread_mutex_init(&vs->mu, NULL);
+	vs->refs_budget = REFS_BUDGET;
 	return vs;
 }
 
@@ -206,6 +207,13 @@ void hbr_api_vault_forget(struct hbr_api *api, const char *vault_id)
 
 /* ---- snapshot references ---- */
 
+void hbr_api_refs_budget(struct hbr_api *api, size_t bytes)
+{
+	pthread_mutex_lock(&api->vaults->mu);
+	api->vaults->refs_budget = bytes;
+	pthread_mutex_unlock(&api->vaults->mu);
+}
+
 static bool sorted_has(const uint8_t *ids, size_t n, const uint8_t *id)
 {
 	size_t lo = 0, hi = n;
@@ -266,7 +274,7 @@ static void refs_insert(struct hbr_api_vaults *vs, const char *vault_id,
 			if (!old || e->used < old->used)
 				old = e;
 		}
-		if (free_slot && vs->refs_bytes + bytes <= REFS_BUDGET)
+		if (free_slot && vs->refs_bytes + bytes <= vs->refs_budget)
 			break;
 		HBR_ASSERT(old);
 		vs->refs_bytes -= old->n * HBR_CHUNK_ID_LEN;
@@ -322,11 +330,12 @@ int hbr_api_refs_find(size_t *first_out, struct hbr_api *api,
 	struct refs_entry *e;
 	struct hbr_buf b = HBR_BUF_INIT;
 	uint64_t size = 0;
-	size_t first = n;
+	size_t first = n, budget;
 	int error;
 
 	(void)snprintf(key, sizeof(key), "refs/%s", snapshot_id);
 	pthread_mutex_lock(&vs->mu);
+	budget = vs->refs_budget;
 	if ((e = refs_lookup(vs, vault_id, snapshot_id))) {
 		for (first = 0; first < n; first++)
 			if (!sorted_has(e->ids, e->n,
@@ -346,7 +355,7 @@ int hbr_api_refs_find(size_t *first_out, struct hbr_api *api,
 		        "vault %s: %s has %ju bytes, not a multiple"
 		        " of %d",
 		        vault_id, key, (uintmax_t)size, HBR_CHUNK_ID_LEN);
-	if (size > REFS_BUDGET / 2) {
+	if (size > budget / 2) {
 		for (first = 0; first < n; first++) {
 			bool found;
 			if ((error = search_object(

@@ -580,6 +580,15 @@ static json_t *snapshot_doc(const struct hbr_snapshot_commit *c, json_t *job,
 	}
 	if (start <= 0)
 		start = c->now;
+	/* HBR shows when retention will take the snapshot; 0: never. */
+	{
+		int64_t days =
+		        json_integer_value(json_object_get(job, "Retention"));
+		json_object_set_new(snap, "ExpireTime",
+		                    json_integer(days > 0 && days < 1000000 ?
+		                                         c->now + days * 86400 :
+		                                         0));
+	}
 	json_object_set_new(snap, "StartTime", json_integer(start));
 	json_object_set_new(snap, "RangeStart", json_integer(start * 1000));
 	json_object_set_new(snap, "Status", json_string(c->status));

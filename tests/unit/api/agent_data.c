@@ -242,6 +242,25 @@ static int cmp_id(const void *a, const void *b)
 	return memcmp(a, b, HBR_CHUNK_ID_LEN);
 }
 
+static int count_one(const char *key, uint64_t size, void *payload)
+{
+	(void)key;
+	(void)size;
+	(*(int *)payload)++;
+	return 0;
+}
+
+static int count_refs_objects(struct world *w)
+{
+	struct hbr_vault *v = NULL;
+	int n = 0;
+
+	assert_int_equal(hbr_api_vault_get(&v, w->api, w->v), 0);
+	assert_int_equal(hbr_vault_list(v, "refs/", count_one, &n), 0);
+	hbr_api_vault_put(w->api, v);
+	return n;
+}
+
 /* ---- tests ---- */
 
 static void test_upload_check_commit(void **state)
@@ -324,6 +343,7 @@ static void test_upload_check_commit(void **state)
 	}
 	assert_int_equal(refs_of(w, w->id[0]), 1);
 	assert_int_equal(rows_of(&w->f, "snapshots"), 1);
+	assert_int_equal(count_refs_objects(w), 1);
 	result_release(&r);
 }
 
@@ -396,6 +416,7 @@ static void test_commit_refuses_a_tree_naming_missing_chunks(void **state)
 	result_release(&r);
 	assert_int_equal(rows_of(&w->f, "snapshots"), 0);
 	assert_int_equal(refs_of(w, w->id[0]), 0);
+	assert_int_equal(count_refs_objects(w), 0); /* written, then removed */
 	/* Tree chunks out of order do not parse. */
 	{
 		char ids[2 * HBR_CHUNK_HEX_LEN + 1];
