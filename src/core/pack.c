@@ -3,6 +3,7 @@
 #include "core/pack.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/random.h"
 #include <zstd.h>
 
 static uint32_t get_u32(const uint8_t *p)
@@ -260,4 +261,16 @@ int hbr_pack_writer_finish(struct hbr_buf *out, size_t *header_len_out,
 	w->count = 0;
 	w->raw_bytes = 0;
 	return 0;
+}
+
+void hbr_pack_new_id(char out[HBR_PACK_NAME_LEN + 1])
+{
+	hbr_random_string(out, HBR_PACK_NAME_LEN, "0123456789abcdef");
+	out[HBR_PACK_NAME_LEN] = '\0';
+}
+
+void hbr_pack_key(char out[HBR_PACK_KEY_MAX], const char *pack_id)
+{
+	(void)snprintf(out, HBR_PACK_KEY_MAX, "packs/%.2s/%s", pack_id,
+	               pack_id);
 }

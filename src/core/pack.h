@@ -19,6 +19,8 @@
 #define HBR_PACK_TARGET     (8u << 20) /* agents close a pack here */
 #define HBR_PACK_FLAG_ZSTD  1u
 #define HBR_PACK_ZSTD_LEVEL 3
+#define HBR_PACK_NAME_LEN   32 /* random hex digits of a pack id */
+#define HBR_PACK_KEY_MAX    (sizeof("packs/hh/") + HBR_PACK_NAME_LEN)
 
 struct hbr_pack_entry {
 	uint8_t id[HBR_CHUNK_ID_LEN];
@@ -86,5 +88,11 @@ size_t hbr_pack_writer_size(const struct hbr_pack_writer *w);
  * pack. *header_len_out (may be NULL) is the header's length. */
 int hbr_pack_writer_finish(struct hbr_buf *out, size_t *header_len_out,
                            struct hbr_pack_writer *w);
+
+/* A new pack id: 32 random lower-case hex digits. */
+void hbr_pack_new_id(char out[HBR_PACK_NAME_LEN + 1]);
+/* The vault key of a pack: "packs/<first two digits>/<id>", spreading
+ * packs over 256 directories. */
+void hbr_pack_key(char out[HBR_PACK_KEY_MAX], const char *pack_id);
 
 #endif

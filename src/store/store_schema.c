@@ -208,6 +208,22 @@ static const char *const migrations[] = {
 	" DEFAULT 0;"
 	"CREATE INDEX restore_jobs_target ON restore_jobs(account_id,"
 	" target_instance_id, status);",
+	/*
+	 * 7: space reclamation (docs/RECLAMATION.md, store_reclaim.c).
+	 * gc_batch is the batch of deleted snapshots being applied to the
+	 * reference counts, with its cursor; jobs.start_time is when a
+	 * backup job started running (the protection cutoff); the partial
+	 * index finds packs under half live without reading the others.
+	 */
+	"CREATE TABLE gc_batch ("
+	" vault_id TEXT PRIMARY KEY, first_id INTEGER NOT NULL,"
+	" last_id INTEGER NOT NULL, cursor BLOB,"
+	" done INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE jobs ADD COLUMN start_time INTEGER;"
+	"CREATE INDEX jobs_vault_status ON jobs(vault_id, status);"
+	"CREATE INDEX gc_queue_vault ON gc_queue(vault_id, id);"
+	"CREATE INDEX packs_sparse ON packs(vault_id, pack_id)"
+	" WHERE live_bytes * 2 < bytes;",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)

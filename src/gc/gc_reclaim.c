@@ -1,0 +1,496 @@
+/*
+ * The reclaimer (gc_reclaim.h). Every step below is either one store
+ * transaction or an idempotent vault operation whose intent a committed
+ * row already records, so a kill -9 anywhere leaves a state the next
+ * pass finishes (docs/RECLAMATION.md, "Crash safety").
+ */
+#include "common.h"
+#include <pthread.h>
+#include <time.h>
+#include "core/pack.h"
+#include "gc/gc_reclaim.h"
+#include "store/store_data.h"
+#include "store/store_reclaim.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "vault/vault.h"
+
+/* Snapshots per batch: their refs objects are read into memory whole. */
+#define BATCH_SNAPSHOTS 32
+/* Largest refs object read: 8 M references. */
+#define REFS_MAX (256u << 20)
+/* Decrements per transaction: milliseconds of writer time. */
+#define STEP_IDS 5000
+/* Packs looked at per vault per pass. */
+#define PACKS_PER_PASS 512
+/* A 'writing' pack this old was cut by a crash or refused. */
+#define STALE_WRITING_S 3600
+/* Chunk rows of a deleted vault per transaction. */
+#define FORGET_ROWS 10000
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, HBR_CHUNK_ID_LEN);
+}
+
+static void report(const struct hbr_reclaim_config *cfg, const char *vault_id,
+                   const char *step, const struct hbr_reclaim_stats *st)
+{
+	if (cfg->progress)
+		cfg->progress(vault_id, step, st, cfg->payload);
+}
+
+static int open_vault(struct hbr_vault **out,
+                      const struct hbr_reclaim_config *cfg,
+                      const char *vault_id)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/vaults/%s", cfg->data_dir,
+	                     vault_id) >= sizeof(path))
+		return hbr_error_set(HBR_EINVAL, "data dir path too long");
+	return hbr_vault_local_open(out, path);
+}
+
+/*
+ * Every reference of the batch's snapshots, sorted, as (id, count) runs
+ * past the cursor. A snapshot without a refs object (committed before
+ * the data plane, or never uploaded) named nothing.
+ */
+static int gather(uint8_t **ids_out, uint32_t **counts_out, size_t *n_out,
+                  struct hbr_vault *v, const struct hbr_gc_batch *b)
+{
+	struct hbr_buf all = HBR_BUF_INIT;
+	uint8_t *ids = NULL;
+	uint32_t *counts = NULL;
+	size_t total, n = 0;
+	int error = 0;
+
+	for (size_t i = 0; i < b->n && !error; i++) {
+		char key[sizeof("refs/") + HBR_ID_MAX];
+		struct hbr_buf one;
+
+		(void)snprintf(key, sizeof(key), "refs/%s", b->snapshots[i]);
+		error = hbr_vault_get(&one, v, key, REFS_MAX);
+		if (error == HBR_ENOTFOUND) {
+			error = 0;
+			continue;
+		}
+		if (error < 0)
+			break;
+		if (one.len % HBR_CHUNK_ID_LEN)
+			error = hbr_error_set(
+			        HBR_ECORRUPT,
+			        "%s: %zu bytes is not a list of ids", key,
+			        one.len);
+		else
+			error = hbr_buf_put(&all, one.ptr, one.len);
+		hbr_buf_release(&one);
+	}
+	if (error < 0)
+		goto out;
+	total = all.len / HBR_CHUNK_ID_LEN;
+	qsort(all.ptr, total, HBR_CHUNK_ID_LEN, cmp_id);
+	ids = hbr_malloc(total ? all.len : 1);
+	counts = hbr_malloc((total ? total : 1) * sizeof(*counts));
+	for (size_t i = 0; i < total;) {
+		const uint8_t *id =
+		        (const uint8_t *)all.ptr + i * HBR_CHUNK_ID_LEN;
+		size_t j = i + 1;
+
+		while (j < total && !memcmp(all.ptr + j * HBR_CHUNK_ID_LEN, id,
+		                            HBR_CHUNK_ID_LEN))
+			j++;
+		if (!b->has_cursor ||
+		    memcmp(id, b->cursor, HBR_CHUNK_ID_LEN) > 0) {
+			memcpy(ids + n * HBR_CHUNK_ID_LEN, id,
+			       HBR_CHUNK_ID_LEN);
+			counts[n++] = (uint32_t)(j - i);
+		}
+		i = j;
+	}
+	*ids_out = ids;
+	*counts_out = counts;
+	*n_out = n;
+	ids = NULL;
+	counts = NULL;
+out:
+	hbr_buf_release(&all);
+	hbr_free(ids);
+	hbr_free(counts);
+	return error;
+}
+
+static void remove_refs(struct hbr_vault *v, const struct hbr_gc_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		char key[sizeof("refs/") + HBR_ID_MAX];
+
+		(void)snprintf(key, sizeof(key), "refs/%s", b->snapshots[i]);
+		if (hbr_vault_remove(v, key) < 0)
+			hbr_log_warn("reclaim: %s", hbr_error_msg());
+	}
+}
+
+/* Apply the vault's queued deletions, batch after batch. */
+static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                           struct hbr_vault *v, const char *vault_id,
+                           const struct hbr_reclaim_config *cfg)
+{
+	for (;;) {
+		struct hbr_gc_batch b;
+		uint8_t *ids = NULL;
+		uint32_t *counts = NULL;
+		size_t n = 0;
+		int error;
+
+		if ((error = hbr_store_gc_batch_open(&b, s, vault_id,
+		                                     BATCH_SNAPSHOTS)) < 0)
+			return error;
+		if (!b.n && !b.first_id) {
+			hbr_gc_batch_free(&b);
+			return 0;
+		}
+		if (!b.done) {
+			int64_t now = hbr_time_now();
+
+			error = gather(&ids, &counts, &n, v, &b);
+			for (size_t i = 0; i < n && !error; i += STEP_IDS) {
+				struct hbr_gc_dec d = {
+					.ids = ids + i * HBR_CHUNK_ID_LEN,
+					.counts = counts + i,
+					.n = n - i < STEP_IDS ? n - i :
+					                        STEP_IDS,
+				};
+				error = hbr_store_gc_decrement(
+				        &st->chunks_freed, s, vault_id, &d,
+				        now);
+				if (!error) {
+					st->decrements += (int64_t)d.n;
+					report(cfg, vault_id, "decrement", st);
+				}
+			}
+			hbr_free(ids);
+			hbr_free(counts);
+			if (!error)
+				error = hbr_store_gc_batch_done(s, vault_id);
+		}
+		if (!error) {
+			remove_refs(v, &b);
+			error = hbr_store_gc_batch_close(s, vault_id, &b);
+		}
+		if (!error) {
+			st->snapshots += (int64_t)b.n;
+			report(cfg, vault_id, "batch", st);
+		}
+		hbr_gc_batch_free(&b);
+		if (error < 0)
+			return error;
+	}
+}
+
+/* The object of a pack whose row says it is going: remove, forget. */
+static int finish_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                       struct hbr_vault *v, const char *vault_id,
+                       const char *pack_id, int64_t bytes)
+{
+	char key[HBR_PACK_KEY_MAX];
+	int error;
+
+	hbr_pack_key(key, pack_id);
+	if ((error = hbr_vault_remove(v, key)) < 0 ||
+	    (error = hbr_store_gc_pack_forget(s, vault_id, pack_id)) < 0)
+		return error;
+	st->packs_removed++;
+	st->bytes_freed += bytes;
+	return 0;
+}
+
+/*
+ * Copy a pack's referenced chunks into a new pack and switch the rows
+ * over; the old object goes once no row points at it. A pack holding a
+ * protected dead chunk is left for a later pass.
+ */
+static int rewrite_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                        struct hbr_vault *v, const char *vault_id,
+                        const struct hbr_gc_pack *p, int64_t cutoff)
+{
+	char key[HBR_PACK_KEY_MAX], new_id[HBR_PACK_NAME_LEN + 1],
+	        new_key[HBR_PACK_KEY_MAX];
+	struct hbr_buf obj = HBR_BUF_INIT, out = HBR_BUF_INIT;
+	struct hbr_pack_view view = { 0 };
+	struct hbr_pack_writer w;
+	struct hbr_gc_chunk *rows = NULL, *copied = NULL;
+	size_t nrows = 0, ncopied = 0, hlen = 0;
+	bool switched = false;
+	int error;
+
+	if ((error = hbr_pack_writer_init(&w)) < 0)
+		return error;
+	hbr_pack_key(key, p->pack_id);
+	if ((error = hbr_store_gc_pack_chunks(&rows, &nrows, s, vault_id,
+	                                      p->pack_id)) < 0 ||
+	    (error = hbr_vault_get(&obj, v, key, HBR_PACK_MAX_BYTES)) < 0 ||
+	    (error = hbr_pack_parse(&view, obj.ptr, obj.len)) < 0)
+		goto out;
+	copied = hbr_calloc(nrows ? nrows : 1, sizeof(*copied));
+	for (size_t i = 0; i < nrows; i++) {
+		const struct hbr_pack_entry *e = NULL;
+
+		if (rows[i].refs <= 0) {
+			if (rows[i].dead_since >= cutoff)
+				goto out; /* protected: not this pass */
+			continue;
+		}
+		for (uint32_t k = 0; k < view.count && !e; k++)
+			if (view.entries[k].offset == rows[i].offset &&
+			    !memcmp(view.entries[k].id, rows[i].id,
+			            HBR_CHUNK_ID_LEN))
+				e = &view.entries[k];
+		if (!e) {
+			error = hbr_error_set(HBR_ECORRUPT,
+			                      "pack %s lacks a chunk its rows"
+			                      " name",
+			                      p->pack_id);
+			goto out;
+		}
+		/* Where it lands in the data part; the header's size is
+		 * added once known. */
+		copied[ncopied] = rows[i];
+		copied[ncopied].offset = w.data.len;
+		if ((error = hbr_pack_writer_add_stored(
+		             &w, e, view.data + e->offset)) < 0)
+			goto out;
+		ncopied++;
+	}
+	if (!ncopied) {
+		/* Everything died since the pass listed it: drop it whole. */
+		bool dropped = false;
+
+		if ((error = hbr_store_gc_pack_drop(&dropped, s, vault_id,
+		                                    p->pack_id, cutoff)) < 0 ||
+		    !dropped)
+			goto out;
+		error = finish_pack(st, s, v, vault_id, p->pack_id, p->bytes);
+		goto out;
+	}
+	if ((error = hbr_pack_writer_finish(&out, &hlen, &w)) < 0)
+		goto out;
+	for (size_t i = 0; i < ncopied; i++)
+		copied[i].offset += hlen;
+	hbr_pack_new_id(new_id);
+	hbr_pack_key(new_key, new_id);
+	if ((error = hbr_store_pack_begin(s, vault_id, new_id, (int64_t)out.len,
+	                                  hbr_time_now())) < 0 ||
+	    (error = hbr_vault_put(v, new_key, out.ptr, out.len)) < 0 ||
+	    (error = hbr_store_gc_pack_switch(&switched, s, vault_id,
+	                                      p->pack_id, new_id, copied,
+	                                      ncopied, cutoff)) < 0)
+		goto out;
+	if (!switched) {
+		/* Something was revived meanwhile: undo the copy. */
+		if ((error = hbr_vault_remove(v, new_key)) == 0)
+			error = hbr_store_gc_pack_forget(s, vault_id, new_id);
+		goto out;
+	}
+	st->packs_rewritten++;
+	if ((error = finish_pack(st, s, v, vault_id, p->pack_id, p->bytes)) ==
+	    0)
+		st->bytes_freed -= (int64_t)out.len;
+out:
+	hbr_pack_writer_free(&w);
+	hbr_pack_view_free(&view);
+	hbr_buf_release(&obj);
+	hbr_buf_release(&out);
+	hbr_free(rows);
+	hbr_free(copied);
+	return error;
+}
+
+static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                         struct hbr_vault *v, const char *vault_id,
+                         const struct hbr_reclaim_config *cfg)
+{
+	struct hbr_gc_pack *packs = NULL;
+	size_t n = 0;
+	int64_t now = hbr_time_now(), cutoff = 0;
+	int error;
+
+	if ((error = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0 ||
+	    (error = hbr_store_gc_packs(&packs, &n, s, vault_id,
+	                                now - STALE_WRITING_S,
+	                                PACKS_PER_PASS)) < 0)
+		return error;
+	for (size_t i = 0; i < n && !error; i++) {
+		const struct hbr_gc_pack *p = &packs[i];
+		bool dropped = false;
+
+		if (strcmp(p->state, "live")) {
+			error = finish_pack(st, s, v, vault_id, p->pack_id,
+			                    p->bytes);
+		} else if (p->live_bytes == 0) {
+			error = hbr_store_gc_pack_drop(&dropped, s, vault_id,
+			                               p->pack_id, cutoff);
+			if (!error && dropped)
+				error = finish_pack(st, s, v, vault_id,
+				                    p->pack_id, p->bytes);
+		} else {
+			error = rewrite_pack(st, s, v, vault_id, p, cutoff);
+		}
+		if (!error)
+			report(cfg, vault_id, "pack", st);
+	}
+	hbr_free(packs);
+	return error;
+}
+
+static int reclaim_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                         const char *vault_id,
+                         const struct hbr_reclaim_config *cfg)
+{
+	struct hbr_vault *v = NULL;
+	int live, error;
+
+	if ((live = hbr_store_gc_vault_live(s, vault_id)) < 0)
+		return live;
+	if (!live) {
+		/* DeleteVault removed the directory; only rows are left. */
+		int64_t left = 1;
+
+		while (left && (error = hbr_store_gc_forget_vault(
+		                        &left, s, vault_id, FORGET_ROWS)) == 0)
+			;
+		return left ? error : 0;
+	}
+	if ((error = open_vault(&v, cfg, vault_id)) < 0)
+		return error;
+	if ((error = apply_deletions(st, s, v, vault_id, cfg)) == 0)
+		error = collect_packs(st, s, v, vault_id, cfg);
+	hbr_vault_free(v);
+	return error;
+}
+
+int hbr_reclaim_pass(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                     const struct hbr_reclaim_config *cfg)
+{
+	char(*vaults)[HBR_GC_NAME_MAX] = NULL;
+	size_t n = 0;
+	int error = 0;
+
+	if (cfg->only_vault)
+		return reclaim_vault(st, s, cfg->only_vault, cfg);
+	if ((error = hbr_store_gc_vaults(&vaults, &n, s, hbr_time_now())) < 0)
+		return error;
+	/* One vault failing (a full disk, a damaged pack) must not stop
+	 * the others from getting their space back. */
+	for (size_t i = 0; i < n; i++) {
+		int e = reclaim_vault(st, s, vaults[i], cfg);
+		if (e < 0) {
+			hbr_log_warn("reclaim: vault %s: %s", vaults[i],
+			             hbr_error_msg());
+			error = e;
+		}
+	}
+	hbr_free(vaults);
+	return error;
+}
+
+struct hbr_reclaimer {
+	struct hbr_store_pool *pool;
+	char *data_dir;
+	unsigned idle_s;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop, kicked;
+};
+
+static void *run(void *arg)
+{
+	struct hbr_reclaimer *r = arg;
+	struct hbr_reclaim_config cfg = { .data_dir = r->data_dir };
+
+	for (;;) {
+		struct hbr_reclaim_stats st = { 0 };
+		struct hbr_store *s;
+		struct timespec until;
+
+		pthread_mutex_lock(&r->lock);
+		if (r->stop) {
+			pthread_mutex_unlock(&r->lock);
+			break;
+		}
+		r->kicked = false;
+		pthread_mutex_unlock(&r->lock);
+
+		s = hbr_store_pool_get(r->pool);
+		if (hbr_reclaim_pass(&st, s, &cfg) < 0)
+			hbr_log_warn("reclaim: %s", hbr_error_msg());
+		hbr_store_pool_put(r->pool, s);
+		if (st.snapshots || st.packs_removed)
+			hbr_log_info("reclaim: %lld snapshots applied, %lld"
+			             " chunks freed, %lld packs removed (%lld"
+			             " rewritten), %lld bytes freed",
+			             (long long)st.snapshots,
+			             (long long)st.chunks_freed,
+			             (long long)st.packs_removed,
+			             (long long)st.packs_rewritten,
+			             (long long)st.bytes_freed);
+
+		pthread_mutex_lock(&r->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += r->idle_s;
+		while (!r->stop && !r->kicked &&
+		       pthread_cond_timedwait(&r->wake, &r->lock, &until) == 0)
+			;
+		pthread_mutex_unlock(&r->lock);
+	}
+	return NULL;
+}
+
+int hbr_reclaimer_start(struct hbr_reclaimer **out, struct hbr_store_pool *pool,
+                        const char *data_dir, unsigned idle_s)
+{
+	struct hbr_reclaimer *r = hbr_calloc(1, sizeof(*r));
+
+	r->pool = pool;
+	r->data_dir = hbr_strdup(data_dir);
+	r->idle_s = idle_s ? idle_s : 1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	if (pthread_create(&r->thread, NULL, run, r) != 0) {
+		hbr_free(r->data_dir);
+		hbr_free(r);
+		return hbr_error_set(HBR_ERROR, "cannot start reclaim thread");
+	}
+	*out = r;
+	return 0;
+}
+
+void hbr_reclaimer_kick(struct hbr_reclaimer *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->kicked = true;
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void hbr_reclaimer_stop(struct hbr_reclaimer *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->wake);
+	hbr_free(r->data_dir);
+	hbr_free(r);
+}

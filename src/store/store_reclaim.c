@@ -1,0 +1,554 @@
+/*
+ * Reclamation rows (store_reclaim.h, docs/RECLAMATION.md). Plain SQL
+ * that PostgreSQL also takes: CASE instead of MAX(a, b), RETURNING for
+ * the counts an update leaves.
+ */
+#include "common.h"
+#include "store/store_reclaim.h"
+#include "util/alloc.h"
+#include "util/error.h"
+
+void hbr_gc_batch_free(struct hbr_gc_batch *b)
+{
+	if (!b)
+		return;
+	hbr_free(b->snapshots);
+	memset(b, 0, sizeof(*b));
+}
+
+static int copy_name(char *out, const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len >= HBR_GC_NAME_MAX)
+		return hbr_error_set(HBR_ECORRUPT, "name too long in store: %s",
+		                     v);
+	memcpy(out, v, len + 1);
+	return 0;
+}
+
+int hbr_store_gc_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
+                        struct hbr_store *s, int64_t now)
+{
+	struct hbr_stmt *st;
+	char(*list)[HBR_GC_NAME_MAX] = NULL;
+	size_t cap = 0, len = 0;
+	int rc;
+
+	(void)now;
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT vault_id FROM gc_queue"
+	                           " UNION SELECT vault_id FROM gc_batch"
+	                           " UNION SELECT vault_id FROM packs"
+	                           " WHERE live_bytes * 2 < bytes"
+	                           " UNION SELECT vault_id FROM packs"
+	                           " WHERE state IN ('deleting', 'writing')",
+	                           "")) < 0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		hbr_grow((void **)&list, &cap, len + 1, sizeof(*list));
+		if ((rc = copy_name(list[len], hbr_stmt_text(st, 0))) < 0)
+			break;
+		len++;
+	}
+	hbr_stmt_done(st);
+	if (rc < 0) {
+		hbr_free(list);
+		return rc;
+	}
+	*out = list;
+	*n = len;
+	return 0;
+}
+
+static int load_batch(struct hbr_gc_batch *b, struct hbr_store *s,
+                      const char *vault_id)
+{
+	struct hbr_stmt *st;
+	size_t cap = 0;
+	int rc;
+
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT snapshot_id FROM gc_queue"
+	                           " WHERE vault_id = ? AND id BETWEEN ? AND ?"
+	                           " ORDER BY id",
+	                           "sii", vault_id, b->first_id, b->last_id)) <
+	    0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		hbr_grow((void **)&b->snapshots, &cap, b->n + 1,
+		         sizeof(*b->snapshots));
+		if ((rc = copy_name(b->snapshots[b->n], hbr_stmt_text(st, 0))) <
+		    0)
+			break;
+		b->n++;
+	}
+	hbr_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+int hbr_store_gc_batch_open(struct hbr_gc_batch *b, struct hbr_store *s,
+                            const char *vault_id, size_t max_items)
+{
+	struct hbr_stmt *st;
+	bool found = false;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT first_id, last_id, cursor, done"
+	                           " FROM gc_batch WHERE vault_id = ?",
+	                           "s", vault_id)) < 0)
+		goto fail;
+	if ((rc = hbr_stmt_next(st)) > 0) {
+		size_t len = 0;
+		const void *cur = hbr_stmt_blob(st, 2, &len);
+
+		found = true;
+		b->first_id = hbr_stmt_int(st, 0);
+		b->last_id = hbr_stmt_int(st, 1);
+		b->done = hbr_stmt_int(st, 3) != 0;
+		if (cur && len == HBR_CHUNK_ID_LEN) {
+			memcpy(b->cursor, cur, len);
+			b->has_cursor = true;
+		}
+	}
+	hbr_stmt_done(st);
+	if (rc < 0)
+		goto fail;
+	if (!found) {
+		int64_t last = -1, first = -1;
+
+		if ((rc = hbr_store_queryf(&st, s,
+		                           "SELECT id FROM gc_queue WHERE"
+		                           " vault_id = ? ORDER BY id LIMIT ?",
+		                           "si", vault_id,
+		                           (int64_t)max_items)) < 0)
+			goto fail;
+		while ((rc = hbr_stmt_next(st)) > 0) {
+			if (first < 0)
+				first = hbr_stmt_int(st, 0);
+			last = hbr_stmt_int(st, 0);
+		}
+		hbr_stmt_done(st);
+		if (rc < 0)
+			goto fail;
+		if (first < 0)
+			return hbr_store_commit(s);
+		b->first_id = first;
+		b->last_id = last;
+		if ((rc = hbr_store_execf(s,
+		                          "INSERT INTO gc_batch (vault_id,"
+		                          " first_id, last_id) VALUES (?, ?, ?)",
+		                          "sii", vault_id, first, last)) < 0)
+			goto fail;
+	}
+	if ((rc = load_batch(b, s, vault_id)) < 0 ||
+	    (rc = hbr_store_commit(s)) < 0)
+		goto fail;
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	hbr_gc_batch_free(b);
+	return rc;
+}
+
+struct pack_bytes {
+	char pack_id[HBR_GC_NAME_MAX];
+	int64_t bytes;
+};
+
+static int cmp_pack(const void *a, const void *b)
+{
+	return strcmp(((const struct pack_bytes *)a)->pack_id,
+	              ((const struct pack_bytes *)b)->pack_id);
+}
+
+/* Lower each pack's live bytes by what reached zero in it. */
+static int apply_pack_bytes(struct hbr_store *s, const char *vault_id,
+                            struct pack_bytes *pb, size_t n)
+{
+	int rc = 0;
+
+	qsort(pb, n, sizeof(*pb), cmp_pack);
+	for (size_t i = 0; i < n && rc >= 0;) {
+		size_t j = i;
+		int64_t sum = 0;
+
+		for (; j < n && !strcmp(pb[j].pack_id, pb[i].pack_id); j++)
+			sum += pb[j].bytes;
+		rc = hbr_store_execf(
+		        s,
+		        "UPDATE packs SET live_bytes = CASE WHEN live_bytes > ?"
+		        " THEN live_bytes - ? ELSE 0 END"
+		        " WHERE vault_id = ? AND pack_id = ?",
+		        "iiss", sum, sum, vault_id, pb[i].pack_id);
+		i = j;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
+                           const char *vault_id, const struct hbr_gc_dec *d,
+                           int64_t now)
+{
+	struct pack_bytes *pb = NULL;
+	size_t npb = 0, cap = 0;
+	int64_t zeroed = 0;
+	int rc;
+
+	if (!d->n)
+		return 0;
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	for (size_t i = 0; i < d->n; i++) {
+		const uint8_t *id = d->ids + i * HBR_CHUNK_ID_LEN;
+		int64_t c = d->counts[i];
+		struct hbr_stmt *st;
+
+		if ((rc = hbr_store_queryf(
+		             &st, s,
+		             "UPDATE chunks SET refs = CASE WHEN refs > ?"
+		             " THEN refs - ? ELSE 0 END,"
+		             " dead_since = CASE WHEN refs > ? THEN dead_since"
+		             " ELSE ? END"
+		             " WHERE vault_id = ? AND chunk_id = ?"
+		             " RETURNING refs, pack_id, stored_len",
+		             "iiiisb", c, c, c, now, vault_id, id,
+		             (size_t)HBR_CHUNK_ID_LEN)) < 0)
+			goto fail;
+		/* A missing row is a chunk a vault check would report; the
+		 * decrement has nothing to lower. */
+		if ((rc = hbr_stmt_next(st)) > 0 && hbr_stmt_int(st, 0) == 0) {
+			hbr_grow((void **)&pb, &cap, npb + 1, sizeof(*pb));
+			rc = copy_name(pb[npb].pack_id, hbr_stmt_text(st, 1));
+			pb[npb++].bytes = hbr_stmt_int(st, 2);
+			zeroed++;
+		}
+		hbr_stmt_done(st);
+		if (rc < 0)
+			goto fail;
+	}
+	if ((rc = apply_pack_bytes(s, vault_id, pb, npb)) < 0 ||
+	    (rc = hbr_store_execf(s,
+	                          "UPDATE gc_batch SET cursor = ?"
+	                          " WHERE vault_id = ?",
+	                          "bs", d->ids + (d->n - 1) * HBR_CHUNK_ID_LEN,
+	                          (size_t)HBR_CHUNK_ID_LEN, vault_id)) < 0 ||
+	    (rc = hbr_store_commit(s)) < 0)
+		goto fail;
+	hbr_free(pb);
+	*zeroed_out += zeroed;
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	hbr_free(pb);
+	return rc;
+}
+
+int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id)
+{
+	return hbr_store_execf(
+	        s, "UPDATE gc_batch SET done = 1 WHERE vault_id = ?", "s",
+	        vault_id);
+}
+
+int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
+                             const struct hbr_gc_batch *b)
+{
+	int rc;
+
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	if ((rc = hbr_store_execf(s,
+	                          "DELETE FROM gc_queue WHERE vault_id = ?"
+	                          " AND id BETWEEN ? AND ?",
+	                          "sii", vault_id, b->first_id, b->last_id)) <
+	            0 ||
+	    (rc = hbr_store_execf(s, "DELETE FROM gc_batch WHERE vault_id = ?",
+	                          "s", vault_id)) < 0 ||
+	    (rc = hbr_store_commit(s)) < 0) {
+		hbr_store_rollback(s);
+		return rc;
+	}
+	return 0;
+}
+
+int hbr_store_gc_packs(struct hbr_gc_pack **out, size_t *n, struct hbr_store *s,
+                       const char *vault_id, int64_t stale_before, size_t max)
+{
+	struct hbr_stmt *st;
+	struct hbr_gc_pack *list = NULL;
+	size_t cap = 0, len = 0;
+	int rc;
+
+	if ((rc = hbr_store_queryf(
+	             &st, s,
+	             "SELECT pack_id, state, bytes, live_bytes FROM packs"
+	             " WHERE vault_id = ? AND live_bytes * 2 < bytes"
+	             " AND state = 'live'"
+	             " UNION ALL SELECT pack_id, state, bytes, live_bytes"
+	             " FROM packs WHERE vault_id = ? AND (state = 'deleting'"
+	             " OR (state = 'writing' AND created_time < ?))"
+	             " LIMIT ?",
+	             "ssii", vault_id, vault_id, stale_before, (int64_t)max)) <
+	    0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		struct hbr_gc_pack *p;
+
+		hbr_grow((void **)&list, &cap, len + 1, sizeof(*list));
+		p = &list[len];
+		memset(p, 0, sizeof(*p));
+		if ((rc = copy_name(p->pack_id, hbr_stmt_text(st, 0))) < 0)
+			break;
+		(void)snprintf(p->state, sizeof(p->state), "%s",
+		               hbr_stmt_text(st, 1));
+		p->bytes = hbr_stmt_int(st, 2);
+		p->live_bytes = hbr_stmt_int(st, 3);
+		len++;
+	}
+	hbr_stmt_done(st);
+	if (rc < 0) {
+		hbr_free(list);
+		return rc;
+	}
+	*out = list;
+	*n = len;
+	return 0;
+}
+
+int hbr_store_gc_cutoff(int64_t *out, struct hbr_store *s, const char *vault_id,
+                        int64_t now)
+{
+	struct hbr_stmt *st;
+	int64_t cutoff = now - 60;
+	int rc;
+
+	/* A RUNNING job that never recorded its start protects everything
+	 * (COALESCE to 0): safe while such rows age out. */
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT MIN(COALESCE(start_time, 0))"
+	                           " FROM live_jobs WHERE vault_id = ?"
+	                           " AND status = 'RUNNING'",
+	                           "s", vault_id)) < 0)
+		return rc;
+	if ((rc = hbr_stmt_next(st)) > 0 && !hbr_stmt_is_null(st, 0) &&
+	    hbr_stmt_int(st, 0) < cutoff)
+		cutoff = hbr_stmt_int(st, 0);
+	hbr_stmt_done(st);
+	if (rc < 0)
+		return rc;
+	*out = cutoff;
+	return 0;
+}
+
+/* Chunks of the pack that must stay: referenced, or dead too recently
+ * (a running backup may have deduplicated against them). */
+static int count_kept(int64_t *out, struct hbr_store *s, const char *vault_id,
+                      const char *pack_id, int64_t cutoff)
+{
+	return hbr_store_count(out, s,
+	                       "SELECT COUNT(*) FROM chunks WHERE vault_id = ?"
+	                       " AND pack_id = ? AND (refs > 0"
+	                       " OR COALESCE(dead_since, 0) >= ?)",
+	                       "ssi", vault_id, pack_id, cutoff);
+}
+
+int hbr_store_gc_pack_drop(bool *dropped_out, struct hbr_store *s,
+                           const char *vault_id, const char *pack_id,
+                           int64_t cutoff)
+{
+	int64_t kept = 0;
+	int rc;
+
+	*dropped_out = false;
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	if ((rc = count_kept(&kept, s, vault_id, pack_id, cutoff)) < 0)
+		goto fail;
+	if (kept) {
+		hbr_store_rollback(s);
+		return 0;
+	}
+	if ((rc = hbr_store_execf(s,
+	                          "DELETE FROM chunks WHERE vault_id = ?"
+	                          " AND pack_id = ?",
+	                          "ss", vault_id, pack_id)) < 0 ||
+	    (rc = hbr_store_execf(s,
+	                          "UPDATE packs SET state = 'deleting',"
+	                          " live_bytes = 0 WHERE vault_id = ?"
+	                          " AND pack_id = ? AND state = 'live'",
+	                          "ss", vault_id, pack_id)) < 0 ||
+	    (rc = hbr_store_commit(s)) < 0)
+		goto fail;
+	*dropped_out = true;
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	return rc;
+}
+
+int hbr_store_gc_pack_chunks(struct hbr_gc_chunk **out, size_t *n,
+                             struct hbr_store *s, const char *vault_id,
+                             const char *pack_id)
+{
+	struct hbr_stmt *st;
+	struct hbr_gc_chunk *list = NULL;
+	size_t cap = 0, len = 0;
+	int rc;
+
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT chunk_id, pack_offset, stored_len,"
+	                           " refs, COALESCE(dead_since, 0) FROM chunks"
+	                           " WHERE vault_id = ? AND pack_id = ?",
+	                           "ss", vault_id, pack_id)) < 0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		size_t idlen = 0;
+		const void *id = hbr_stmt_blob(st, 0, &idlen);
+		struct hbr_gc_chunk *c;
+
+		if (!id || idlen != HBR_CHUNK_ID_LEN) {
+			rc = hbr_error_set(HBR_ECORRUPT,
+			                   "chunk row of pack %s has a bad id",
+			                   pack_id);
+			break;
+		}
+		hbr_grow((void **)&list, &cap, len + 1, sizeof(*list));
+		c = &list[len++];
+		memcpy(c->id, id, HBR_CHUNK_ID_LEN);
+		c->offset = (uint64_t)hbr_stmt_int(st, 1);
+		c->stored_len = (uint32_t)hbr_stmt_int(st, 2);
+		c->refs = hbr_stmt_int(st, 3);
+		c->dead_since = hbr_stmt_int(st, 4);
+	}
+	hbr_stmt_done(st);
+	if (rc < 0) {
+		hbr_free(list);
+		return rc;
+	}
+	*out = list;
+	*n = len;
+	return 0;
+}
+
+int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
+                             const char *vault_id, const char *old_pack,
+                             const char *new_pack,
+                             const struct hbr_gc_chunk *copied, size_t n,
+                             int64_t cutoff)
+{
+	int64_t kept = 0, live = 0;
+	int rc;
+
+	*switched_out = false;
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		/* A row no longer in the old pack (another rewrite got there
+		 * first) is left alone by the pack_id condition. */
+		if ((rc = hbr_store_execf(
+		             s,
+		             "UPDATE chunks SET pack_id = ?,"
+		             " pack_offset = ? WHERE vault_id = ?"
+		             " AND chunk_id = ? AND pack_id = ?",
+		             "sisbs", new_pack, (int64_t)copied[i].offset,
+		             vault_id, copied[i].id, (size_t)HBR_CHUNK_ID_LEN,
+		             old_pack)) < 0)
+			goto fail;
+	}
+	/* What is left in the old pack was not copied: it must all be
+	 * droppable, or the pack is looked at again next pass. */
+	if ((rc = count_kept(&kept, s, vault_id, old_pack, cutoff)) < 0)
+		goto fail;
+	if (kept) {
+		hbr_store_rollback(s);
+		return 0;
+	}
+	if ((rc = hbr_store_execf(s,
+	                          "DELETE FROM chunks WHERE vault_id = ?"
+	                          " AND pack_id = ?",
+	                          "ss", vault_id, old_pack)) < 0 ||
+	    (rc = hbr_store_count(&live, s,
+	                          "SELECT COALESCE(SUM(stored_len), 0)"
+	                          " FROM chunks WHERE vault_id = ?"
+	                          " AND pack_id = ? AND refs > 0",
+	                          "ss", vault_id, new_pack)) < 0 ||
+	    (rc = hbr_store_execf(s,
+	                          "UPDATE packs SET state = 'live',"
+	                          " live_bytes = ? WHERE vault_id = ?"
+	                          " AND pack_id = ?",
+	                          "iss", live, vault_id, new_pack)) < 0 ||
+	    (rc = hbr_store_execf(s,
+	                          "UPDATE packs SET state = 'deleting',"
+	                          " live_bytes = 0 WHERE vault_id = ?"
+	                          " AND pack_id = ?",
+	                          "ss", vault_id, old_pack)) < 0 ||
+	    (rc = hbr_store_commit(s)) < 0)
+		goto fail;
+	*switched_out = true;
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	return rc;
+}
+
+int hbr_store_gc_pack_forget(struct hbr_store *s, const char *vault_id,
+                             const char *pack_id)
+{
+	return hbr_store_execf(s,
+	                       "DELETE FROM packs WHERE vault_id = ?"
+	                       " AND pack_id = ? AND state <> 'live'",
+	                       "ss", vault_id, pack_id);
+}
+
+int hbr_store_gc_vault_live(struct hbr_store *s, const char *vault_id)
+{
+	int64_t n = 0;
+	int rc = hbr_store_count(&n, s,
+	                         "SELECT COUNT(*) FROM live_vaults"
+	                         " WHERE vault_id = ?",
+	                         "s", vault_id);
+
+	return rc < 0 ? rc : n > 0;
+}
+
+int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
+                              const char *vault_id, int64_t limit)
+{
+	int64_t left = 0;
+	int rc;
+
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	/* Bounded steps: a large vault's rows go in many short
+	 * transactions, never one that holds the writer for seconds. */
+	if ((rc = hbr_store_execf(s,
+	                          "DELETE FROM chunks WHERE vault_id = ? AND"
+	                          " chunk_id IN (SELECT chunk_id FROM chunks"
+	                          " WHERE vault_id = ? LIMIT ?)",
+	                          "ssi", vault_id, vault_id, limit)) < 0 ||
+	    (rc = hbr_store_count(&left, s,
+	                          "SELECT COUNT(*) FROM (SELECT 1 FROM chunks"
+	                          " WHERE vault_id = ? LIMIT 1) t",
+	                          "s", vault_id)) < 0)
+		goto fail;
+	if (!left &&
+	    ((rc = hbr_store_execf(s, "DELETE FROM packs WHERE vault_id = ?",
+	                           "s", vault_id)) < 0 ||
+	     (rc = hbr_store_execf(s, "DELETE FROM gc_queue WHERE vault_id = ?",
+	                           "s", vault_id)) < 0 ||
+	     (rc = hbr_store_execf(s, "DELETE FROM gc_batch WHERE vault_id = ?",
+	                           "s", vault_id)) < 0))
+		goto fail;
+	if ((rc = hbr_store_commit(s)) < 0)
+		goto fail;
+	*left_out = left;
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	return rc;
+}

@@ -1,0 +1,124 @@
+/*
+ * The rows of space reclamation (docs/RECLAMATION.md): the batch of
+ * deleted snapshots being applied to the reference counts, and the packs
+ * that emptied. Every function is one transaction (or a read), so the
+ * reclaimer (gc/gc_reclaim.c) can be killed between any two calls and
+ * resume from the rows.
+ */
+#ifndef HBR_STORE_RECLAIM_H
+#define HBR_STORE_RECLAIM_H
+
+#include "common.h"
+#include "core/chunker.h"
+#include "core/id.h"
+#include "store/store.h"
+#include "store/store_data.h"
+
+/* A vault id or a pack id fits. */
+#define HBR_GC_NAME_MAX HBR_ID_MAX
+
+/* The batch of one vault: gc_queue rows first_id..last_id of that vault,
+ * and how far their decrements got. */
+struct hbr_gc_batch {
+	int64_t first_id, last_id;
+	bool has_cursor; /* some decrements are applied */
+	uint8_t cursor[HBR_CHUNK_ID_LEN]; /* the last id applied */
+	bool done; /* every decrement is applied */
+	/* The batch's snapshot ids (owned; n of them). */
+	char (*snapshots)[HBR_ID_MAX];
+	size_t n;
+};
+
+void hbr_gc_batch_free(struct hbr_gc_batch *b);
+
+/* Vaults with reclamation work: queued deletions, a batch in progress,
+ * packs under half live, or leftover packs. *out owned (n entries). */
+int hbr_store_gc_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
+                        struct hbr_store *s, int64_t now);
+
+/* The vault's batch in progress, or a new one of at most max_items of
+ * its oldest gc_queue rows. 0 with b->n == 0 and no row when there is
+ * nothing queued. */
+int hbr_store_gc_batch_open(struct hbr_gc_batch *b, struct hbr_store *s,
+                            const char *vault_id, size_t max_items);
+
+struct hbr_gc_dec {
+	const uint8_t *ids; /* n sorted ids, 32 bytes each */
+	const uint32_t *counts; /* how many deleted snapshots named each */
+	size_t n;
+};
+
+/* Apply one step of decrements and move the cursor to the last id, in
+ * one transaction; *zeroed_out counts the chunks that reached 0. */
+int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
+                           const char *vault_id, const struct hbr_gc_dec *d,
+                           int64_t now);
+/* Every decrement of the batch is applied. */
+int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id);
+/* Delete the batch's gc_queue rows and the batch. */
+int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
+                             const struct hbr_gc_batch *b);
+
+/* A pack that may be reclaimed: live fraction under one half. */
+struct hbr_gc_pack {
+	char pack_id[HBR_GC_NAME_MAX];
+	char state[16]; /* live, writing, deleting */
+	int64_t bytes, live_bytes;
+};
+
+/* Up to max packs of the vault to look at: 'live' ones under half live,
+ * 'deleting' ones and 'writing' ones created before stale_before. */
+int hbr_store_gc_packs(struct hbr_gc_pack **out, size_t *n, struct hbr_store *s,
+                       const char *vault_id, int64_t stale_before, size_t max);
+
+/* The time before which a dead chunk of the vault may be dropped: a
+ * minute ago, or the start of its oldest RUNNING backup job if earlier
+ * (that job may have deduplicated against anything that died later). */
+int hbr_store_gc_cutoff(int64_t *out, struct hbr_store *s, const char *vault_id,
+                        int64_t now);
+
+/* A 'live' pack with no referenced or protected chunk: delete its chunk
+ * rows and mark it 'deleting', one transaction. *dropped_out false (and
+ * nothing changed) when one of its chunks is referenced or died at or
+ * after cutoff. */
+int hbr_store_gc_pack_drop(bool *dropped_out, struct hbr_store *s,
+                           const char *vault_id, const char *pack_id,
+                           int64_t cutoff);
+
+/* The chunk rows of a pack (for a rewrite). */
+struct hbr_gc_chunk {
+	uint8_t id[HBR_CHUNK_ID_LEN];
+	uint64_t offset;
+	uint32_t stored_len;
+	int64_t refs, dead_since;
+};
+int hbr_store_gc_pack_chunks(struct hbr_gc_chunk **out, size_t *n,
+                             struct hbr_store *s, const char *vault_id,
+                             const char *pack_id);
+
+/* A rewrite's switch, one transaction: every chunk of `old_pack` that
+ * is referenced or protected must be among the n copied to `new_pack`
+ * (their new offsets given), else *switched_out is false and nothing
+ * changes; then the copied rows point at new_pack, the others are
+ * deleted, new_pack becomes 'live' with its live bytes and old_pack
+ * 'deleting'. */
+int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
+                             const char *vault_id, const char *old_pack,
+                             const char *new_pack,
+                             const struct hbr_gc_chunk *copied, size_t n,
+                             int64_t cutoff);
+
+/* 1 when the vault exists and is not deleted, 0 otherwise. */
+int hbr_store_gc_vault_live(struct hbr_store *s, const char *vault_id);
+/* A deleted vault (its directory is gone with it): delete up to `limit`
+ * of its chunk rows, and once there are none its pack rows, queue and
+ * batch; one transaction. *left_out is 0 when nothing is left. */
+int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
+                              const char *vault_id, int64_t limit);
+
+/* The row of a pack whose object is gone ('deleting' or a stale
+ * 'writing' one): delete it. */
+int hbr_store_gc_pack_forget(struct hbr_store *s, const char *vault_id,
+                             const char *pack_id);
+
+#endif
