@@ -216,7 +216,8 @@ static int finish_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
  */
 static int rewrite_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
                         struct hbr_vault *v, const char *vault_id,
-                        const struct hbr_gc_pack *p, int64_t cutoff)
+                        const struct hbr_gc_pack *p, int64_t now,
+                        int64_t cutoff)
 {
 	char key[HBR_PACK_KEY_MAX], new_id[HBR_PACK_NAME_LEN + 1],
 	        new_key[HBR_PACK_KEY_MAX];
@@ -271,7 +272,7 @@ static int rewrite_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		bool dropped = false;
 
 		if ((error = hbr_store_gc_pack_drop(&dropped, s, vault_id,
-		                                    p->pack_id, cutoff)) < 0 ||
+		                                    p->pack_id, now)) < 0 ||
 		    !dropped)
 			goto out;
 		error = finish_pack(st, s, v, vault_id, p->pack_id, p->bytes);
@@ -288,7 +289,7 @@ static int rewrite_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	    (error = hbr_vault_put(v, new_key, out.ptr, out.len)) < 0 ||
 	    (error = hbr_store_gc_pack_switch(&switched, s, vault_id,
 	                                      p->pack_id, new_id, copied,
-	                                      ncopied, cutoff)) < 0)
+	                                      ncopied, now)) < 0)
 		goto out;
 	if (!switched) {
 		/* Something was revived meanwhile: undo the copy. */
@@ -333,12 +334,13 @@ static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
 			                    p->bytes);
 		} else if (p->live_bytes == 0) {
 			error = hbr_store_gc_pack_drop(&dropped, s, vault_id,
-			                               p->pack_id, cutoff);
+			                               p->pack_id, now);
 			if (!error && dropped)
 				error = finish_pack(st, s, v, vault_id,
 				                    p->pack_id, p->bytes);
 		} else {
-			error = rewrite_pack(st, s, v, vault_id, p, cutoff);
+			error = rewrite_pack(st, s, v, vault_id, p, now,
+			                     cutoff);
 		}
 		if (!error)
 			report(cfg, vault_id, "pack", st);

@@ -324,11 +324,12 @@ int hbr_store_gc_cutoff(int64_t *out, struct hbr_store *s, const char *vault_id,
                         int64_t now)
 {
 	struct hbr_stmt *st;
-	int64_t cutoff = now - 60;
+	int64_t cutoff = now + 1;
 	int rc;
 
-	/* A RUNNING job that never recorded its start protects everything
-	 * (COALESCE to 0): safe while such rows age out. */
+	/* Without a running backup nothing can have deduplicated against a
+	 * dead chunk, so everything dead so far may go. A RUNNING job that
+	 * never recorded its start protects everything (COALESCE to 0). */
 	if ((rc = hbr_store_queryf(&st, s,
 	                           "SELECT MIN(COALESCE(start_time, 0))"
 	                           " FROM live_jobs WHERE vault_id = ?"
@@ -359,15 +360,19 @@ static int count_kept(int64_t *out, struct hbr_store *s, const char *vault_id,
 
 int hbr_store_gc_pack_drop(bool *dropped_out, struct hbr_store *s,
                            const char *vault_id, const char *pack_id,
-                           int64_t cutoff)
+                           int64_t now)
 {
-	int64_t kept = 0;
+	int64_t kept = 0, cutoff = 0;
 	int rc;
 
 	*dropped_out = false;
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
-	if ((rc = count_kept(&kept, s, vault_id, pack_id, cutoff)) < 0)
+	/* The cutoff is read inside the transaction that drops: a job that
+	 * starts, or a check that revives a chunk, is either before it
+	 * (and seen) or after it (and finds the rows gone). */
+	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0 ||
+	    (rc = count_kept(&kept, s, vault_id, pack_id, cutoff)) < 0)
 		goto fail;
 	if (kept) {
 		hbr_store_rollback(s);
@@ -439,14 +444,16 @@ int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
                              const char *vault_id, const char *old_pack,
                              const char *new_pack,
                              const struct hbr_gc_chunk *copied, size_t n,
-                             int64_t cutoff)
+                             int64_t now)
 {
-	int64_t kept = 0, live = 0;
+	int64_t kept = 0, live = 0, cutoff = 0;
 	int rc;
 
 	*switched_out = false;
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
+	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0)
+		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		/* A row no longer in the old pack (another rewrite got there
 		 * first) is left alone by the pack_id condition. */

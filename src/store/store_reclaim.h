@@ -71,19 +71,19 @@ struct hbr_gc_pack {
 int hbr_store_gc_packs(struct hbr_gc_pack **out, size_t *n, struct hbr_store *s,
                        const char *vault_id, int64_t stale_before, size_t max);
 
-/* The time before which a dead chunk of the vault may be dropped: a
- * minute ago, or the start of its oldest RUNNING backup job if earlier
- * (that job may have deduplicated against anything that died later). */
+/* The time before which a dead chunk of the vault may be dropped: the
+ * start of its oldest RUNNING backup job (that job may have deduplicated
+ * against anything that died later), or now + 1 when none runs. */
 int hbr_store_gc_cutoff(int64_t *out, struct hbr_store *s, const char *vault_id,
                         int64_t now);
 
 /* A 'live' pack with no referenced or protected chunk: delete its chunk
  * rows and mark it 'deleting', one transaction. *dropped_out false (and
  * nothing changed) when one of its chunks is referenced or died at or
- * after cutoff. */
+ * after the cutoff, which is read in the same transaction. */
 int hbr_store_gc_pack_drop(bool *dropped_out, struct hbr_store *s,
                            const char *vault_id, const char *pack_id,
-                           int64_t cutoff);
+                           int64_t now);
 
 /* The chunk rows of a pack (for a rewrite). */
 struct hbr_gc_chunk {
@@ -106,7 +106,7 @@ int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
                              const char *vault_id, const char *old_pack,
                              const char *new_pack,
                              const struct hbr_gc_chunk *copied, size_t n,
-                             int64_t cutoff);
+                             int64_t now);
 
 /* 1 when the vault exists and is not deleted, 0 otherwise. */
 int hbr_store_gc_vault_live(struct hbr_store *s, const char *vault_id);
