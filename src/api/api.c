@@ -33,10 +33,11 @@ struct action {
 };
 
 /*
- * The agent's data actions are neither audited nor run in a read
- * transaction: they come at the rate of uploads (one per 8 MiB), and
- * Upload and Fetch do seconds of vault I/O that must not hold a
- * transaction open. Starting, committing and finishing a job happen once
+ * The agent's data actions are not audited: they come at the rate of
+ * uploads (one per 8 MiB). Upload and Fetch do seconds of vault I/O that
+ * must not hold a transaction open, and Check may write (it protects the
+ * chunks it reports present from reclamation), so those run outside the
+ * read transaction. Starting, committing and finishing a job happen once
  * per job and change what operators see, so they are audited.
  */
 static const struct action actions[] = {
@@ -72,7 +73,7 @@ static const struct action actions[] = {
 	  WRITE },
 	{ "PollAgentJobs", hbr_api_poll_agent_jobs, 0 },
 	{ "StartAgentJob", hbr_api_start_agent_job, WRITE },
-	{ "CheckAgentChunks", hbr_api_check_agent_chunks, 0 },
+	{ "CheckAgentChunks", hbr_api_check_agent_chunks, OWN_TXN },
 	{ "UploadAgentPack", hbr_api_upload_agent_pack, OWN_TXN },
 	{ "ReportAgentJobProgress", hbr_api_report_agent_job_progress,
 	  OWN_TXN },

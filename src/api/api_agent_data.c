@@ -84,6 +84,14 @@ static void pack_key(char key[PACK_KEY_MAX], const char *pack_id)
 	(void)snprintf(key, PACK_KEY_MAX, "packs/%.2s/%s", pack_id, pack_id);
 }
 
+/* When the job started: what "present" is safe for (store_data.h). */
+static int64_t job_start(json_t *job)
+{
+	int64_t t = json_integer_value(json_object_get(job, "StartTime"));
+
+	return t > 0 ? t : hbr_time_now();
+}
+
 static int no_chunk(const uint8_t *id, const char *why)
 {
 	char hex[HBR_CHUNK_HEX_LEN];
@@ -106,8 +114,9 @@ int hbr_api_check_agent_chunks(struct hbr_api_call *call)
 	    (error = hbr_store_agent_job_running(&job, call->store, &j)) < 0)
 		goto out;
 	missing = hbr_calloc(n, sizeof(*missing));
-	if ((error = hbr_store_chunks_missing(missing, &n_missing, call->store,
-	                                      str(job, "VaultId"), ids, n)) < 0)
+	if ((error = hbr_store_chunks_check(
+	             missing, &n_missing, call->store, str(job, "VaultId"), ids,
+	             n, job_start(job), hbr_time_now())) < 0)
 		goto out;
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
@@ -183,8 +192,9 @@ int hbr_api_upload_agent_pack(struct hbr_api_call *call)
 	for (uint32_t i = 0; i < view.count; i++)
 		memcpy(ids + (size_t)i * HBR_CHUNK_ID_LEN, view.entries[i].id,
 		       HBR_CHUNK_ID_LEN);
-	if ((error = hbr_store_chunks_missing(missing, &n_missing, call->store,
-	                                      vault_id, ids, view.count)) < 0)
+	if ((error = hbr_store_chunks_check(
+	             missing, &n_missing, call->store, vault_id, ids,
+	             view.count, job_start(job), hbr_time_now())) < 0)
 		goto out;
 	added.chunks = view.count;
 	if (n_missing > 0) {
@@ -199,8 +209,8 @@ int hbr_api_upload_agent_pack(struct hbr_api_call *call)
 		    (error = hbr_vault_put(v, key, call->body,
 		                           call->body_len)) < 0 ||
 		    (error = hbr_store_pack_commit(&added, call->store, &j,
-		                                   vault_id, pack_id, &view)) <
-		            0)
+		                                   vault_id, pack_id, &view,
+		                                   now)) < 0)
 			goto out;
 	}
 	json_object_set_new(call->out, "PackId", json_string(pack_id));
@@ -220,16 +230,37 @@ out:
 
 /* ---- reading chunks back out of packs ---- */
 
-/* The stored bytes of a chunk, appended to out. A pack or range that is
- * gone is the chunk's absence; the vault logged any I/O failure. */
-static int read_stored(struct hbr_buf *out, struct hbr_vault *v,
-                       const struct hbr_chunk_row *row)
+/*
+ * The stored bytes of a chunk, appended to out. Reclamation may rewrite
+ * a pack between our read of the row and of the object: the row then
+ * names the new pack, so a missing pack is looked up once more. A chunk
+ * still not found is damage (its snapshot references it), and the vault
+ * logged any I/O failure.
+ */
+static int read_stored(struct hbr_buf *out, struct hbr_store *store,
+                       struct hbr_vault *v, const char *vault_id,
+                       struct hbr_chunk_row *row, const uint8_t *id)
 {
-	char key[PACK_KEY_MAX];
+	char key[PACK_KEY_MAX], was[HBR_PACK_ID_HEX + 1];
+	bool found = false;
 	int error;
 
 	pack_key(key, row->pack_id);
 	error = hbr_vault_get_range(out, v, key, row->offset, row->stored_len);
+	if (error == HBR_ENOTFOUND) {
+		memcpy(was, row->pack_id, sizeof(was));
+		if ((error = hbr_store_chunks_get(row, &found, store, vault_id,
+		                                  id, 1)) < 0)
+			return error;
+		if (!found || !strcmp(was, row->pack_id)) {
+			(void)no_chunk(id, "has no stored bytes");
+			return hbr_error_set(HBR_ECORRUPT, "%s",
+			                     hbr_error_msg());
+		}
+		pack_key(key, row->pack_id);
+		error = hbr_vault_get_range(out, v, key, row->offset,
+		                            row->stored_len);
+	}
 	if (error == HBR_ENOTFOUND || error == HBR_EINVAL)
 		return hbr_error_set(HBR_ECORRUPT, "%s (a chunk's pack)",
 		                     hbr_error_msg());
@@ -238,7 +269,8 @@ static int read_stored(struct hbr_buf *out, struct hbr_vault *v,
 
 /* A chunk's raw bytes, decompressed and checked against its id. */
 static int read_chunk(struct hbr_buf *raw, struct hbr_buf *stored,
-                      struct hbr_vault *v, const struct hbr_chunk_row *row,
+                      struct hbr_store *store, struct hbr_vault *v,
+                      const char *vault_id, struct hbr_chunk_row *row,
                       const uint8_t *id)
 {
 	struct hbr_pack_entry e = { 0 };
@@ -246,7 +278,7 @@ static int read_chunk(struct hbr_buf *raw, struct hbr_buf *stored,
 	int error;
 
 	hbr_buf_clear(stored);
-	if ((error = read_stored(stored, v, row)) < 0)
+	if ((error = read_stored(stored, store, v, vault_id, row, id)) < 0)
 		return error;
 	memcpy(e.id, id, HBR_CHUNK_ID_LEN);
 	e.stored_len = row->stored_len;
@@ -301,7 +333,8 @@ static int tree_refs(struct hbr_idset *set, struct hbr_store *store,
 	for (size_t i = 0; i < n; i++) {
 		const uint8_t *id = tree + i * HBR_CHUNK_ID_LEN;
 
-		if ((error = read_chunk(&raw, &stored, v, &rows[i], id)) < 0)
+		if ((error = read_chunk(&raw, &stored, store, v, vault_id,
+		                        &rows[i], id)) < 0)
 			goto out;
 		if (hbr_idset_add(set, id) < 0) {
 			error = HBR_ERROR;
@@ -579,7 +612,8 @@ int hbr_api_fetch_agent_chunks(struct hbr_api_call *call)
 		e.raw_len = rows[i].raw_len;
 		e.flags = rows[i].flags;
 		hbr_buf_clear(&stored);
-		if ((error = read_stored(&stored, v, &rows[i])) < 0 ||
+		if ((error = read_stored(&stored, call->store, v, vault_id,
+		                         &rows[i], id)) < 0 ||
 		    (error = hbr_pack_writer_add_stored(&w, &e, stored.ptr)) <
 		            0)
 			goto out;

@@ -394,6 +394,77 @@ int hbr_store_chunks_missing(bool *missing, size_t *n_missing,
 	return 0;
 }
 
+int hbr_store_chunks_check(bool *missing, size_t *n_missing,
+                           struct hbr_store *s, const char *vault_id,
+                           const uint8_t *ids, size_t n, int64_t job_start,
+                           int64_t now)
+{
+	bool *stale = hbr_calloc(n ? n : 1, sizeof(*stale));
+	size_t count = 0, nstale = 0;
+	int error = 0;
+
+	/* Reads first: most checks find nothing to protect, and take no
+	 * write lock. */
+	for (size_t i = 0; i < n && error >= 0; i++) {
+		struct hbr_stmt *st = NULL;
+
+		if ((error = hbr_store_queryf(
+		             &st, s,
+		             "SELECT refs, dead_since FROM chunks WHERE"
+		             " vault_id = ? AND chunk_id = ?",
+		             "sb", vault_id, ids + i * HBR_CHUNK_ID_LEN,
+		             (size_t)HBR_CHUNK_ID_LEN)) < 0)
+			break;
+		if ((error = hbr_stmt_next(st)) == 1) {
+			/* Dead before the job started: reclamation may take
+			 * it. Since then (an upload of this job, say): it
+			 * keeps it while the job runs. */
+			stale[i] = hbr_stmt_int(st, 0) == 0 &&
+			           (hbr_stmt_is_null(st, 1) ||
+			            hbr_stmt_int(st, 1) < job_start);
+			nstale += stale[i];
+		}
+		missing[i] = error == 0;
+		hbr_stmt_done(st);
+	}
+	if (error < 0 || !nstale)
+		goto count;
+	if ((error = hbr_store_begin(s)) < 0)
+		goto out;
+	for (size_t i = 0; i < n && error >= 0; i++) {
+		struct hbr_stmt *st = NULL;
+
+		if (!stale[i])
+			continue;
+		if ((error = hbr_store_queryf(
+		             &st, s,
+		             "UPDATE chunks SET dead_since = CASE WHEN refs = 0"
+		             " THEN ? ELSE dead_since END WHERE vault_id = ?"
+		             " AND chunk_id = ? RETURNING 1",
+		             "isb", now, vault_id, ids + i * HBR_CHUNK_ID_LEN,
+		             (size_t)HBR_CHUNK_ID_LEN)) < 0)
+			break;
+		/* Reclaimed since the read: missing after all. */
+		if ((error = hbr_stmt_next(st)) == 0)
+			missing[i] = true;
+		hbr_stmt_done(st);
+	}
+	if (error < 0 || (error = hbr_store_commit(s)) < 0) {
+		hbr_store_rollback(s);
+		goto out;
+	}
+count:
+	for (size_t i = 0; i < n && error >= 0; i++)
+		count += missing[i];
+	if (error >= 0) {
+		*n_missing = count;
+		error = 0;
+	}
+out:
+	hbr_free(stale);
+	return error;
+}
+
 int hbr_store_chunks_get(struct hbr_chunk_row *rows, bool *found,
                          struct hbr_store *s, const char *vault_id,
                          const uint8_t *ids, size_t n)
@@ -449,7 +520,8 @@ int hbr_store_pack_begin(struct hbr_store *s, const char *vault_id,
 
 int hbr_store_pack_commit(struct hbr_pack_added *out, struct hbr_store *s,
                           const struct hbr_job_ref *j, const char *vault_id,
-                          const char *pack_id, const struct hbr_pack_view *v)
+                          const char *pack_id, const struct hbr_pack_view *v,
+                          int64_t now)
 {
 	struct hbr_pack_added a = { v->count, 0, 0 };
 	json_t *job = NULL;
@@ -471,18 +543,19 @@ int hbr_store_pack_commit(struct hbr_pack_added *out, struct hbr_store *s,
 		struct hbr_stmt *st = NULL;
 
 		/* A chunk the vault has keeps its row: this copy is dead
-		 * bytes of the pack (live_bytes leaves it out). */
+		 * bytes of the pack. A new one is unreferenced since now,
+		 * which reclamation leaves alone while this job runs. */
 		if ((error = hbr_store_queryf(
 		             &st, s,
 		             "INSERT INTO chunks (vault_id, chunk_id, pack_id,"
-		             " pack_offset, stored_len, raw_len, flags, refs)"
-		             " VALUES (?, ?, ?, ?, ?, ?, ?, 0)"
+		             " pack_offset, stored_len, raw_len, flags, refs,"
+		             " dead_since) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)"
 		             " ON CONFLICT (vault_id, chunk_id) DO NOTHING"
 		             " RETURNING 1",
-		             "sbsiiii", vault_id, e->id,
+		             "sbsiiiii", vault_id, e->id,
 		             (size_t)HBR_CHUNK_ID_LEN, pack_id,
 		             (int64_t)e->offset, (int64_t)e->stored_len,
-		             (int64_t)e->raw_len, (int64_t)e->flags)) < 0)
+		             (int64_t)e->raw_len, (int64_t)e->flags, now)) < 0)
 			goto fail;
 		error = hbr_stmt_next(st);
 		hbr_stmt_done(st);
@@ -494,11 +567,9 @@ int hbr_store_pack_commit(struct hbr_pack_added *out, struct hbr_store *s,
 		}
 	}
 	if ((error = hbr_store_execf(s,
-	                             "UPDATE packs SET state = 'live',"
-	                             " live_bytes = ? WHERE vault_id = ?"
-	                             " AND pack_id = ?",
-	                             "iss", a.new_bytes, vault_id, pack_id)) <
-	            0 ||
+	                             "UPDATE packs SET state = 'live'"
+	                             " WHERE vault_id = ? AND pack_id = ?",
+	                             "ss", vault_id, pack_id)) < 0 ||
 	    (error = hbr_store_commit(s)) < 0)
 		goto fail;
 	json_decref(job);
@@ -512,6 +583,42 @@ fail:
 
 /* ---- the snapshot commit ---- */
 
+/* Stored bytes a commit made referenced again, in one pack. */
+struct pack_gain {
+	char pack_id[HBR_PACK_ID_HEX + 1];
+	int64_t bytes;
+};
+
+static int cmp_gain(const void *a, const void *b)
+{
+	return strcmp(((const struct pack_gain *)a)->pack_id,
+	              ((const struct pack_gain *)b)->pack_id);
+}
+
+/* live_bytes counts the chunks some snapshot references: add what went
+ * from 0 references to 1, one statement per pack. */
+static int add_live_bytes(struct hbr_store *s, const char *vault_id,
+                          struct pack_gain *g, size_t n)
+{
+	int error = 0;
+
+	qsort(g, n, sizeof(*g), cmp_gain);
+	for (size_t i = 0; i < n && error >= 0;) {
+		int64_t bytes = 0;
+		size_t k = i;
+
+		for (; k < n && !strcmp(g[k].pack_id, g[i].pack_id); k++)
+			bytes += g[k].bytes;
+		error = hbr_store_execf(s,
+		                        "UPDATE packs SET live_bytes ="
+		                        " live_bytes + ? WHERE vault_id = ?"
+		                        " AND pack_id = ?",
+		                        "iss", bytes, vault_id, g[i].pack_id);
+		i = k;
+	}
+	return error;
+}
+
 /* Raise the count of every ref; *stored_out sums the stored bytes of
  * chunks no live snapshot referenced before. HBR_ENOCHUNK naming the
  * first few when any has no row (the caller rolls back). */
@@ -519,8 +626,9 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
                     const char *vault_id, const uint8_t *refs, size_t n)
 {
 	struct hbr_buf named = HBR_BUF_INIT;
+	struct pack_gain *gains = NULL;
+	size_t ngains = 0, cap = 0, missing = 0;
 	int64_t stored = 0;
-	size_t missing = 0;
 	int error = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -531,12 +639,20 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 		             &st, s,
 		             "UPDATE chunks SET refs = refs + 1,"
 		             " dead_since = NULL WHERE vault_id = ?"
-		             " AND chunk_id = ? RETURNING refs, stored_len",
+		             " AND chunk_id = ?"
+		             " RETURNING refs, stored_len, pack_id",
 		             "sb", vault_id, id, (size_t)HBR_CHUNK_ID_LEN)) < 0)
 			goto out;
 		if ((error = hbr_stmt_next(st)) == 1 &&
-		    hbr_stmt_int(st, 0) == 1)
-			stored += hbr_stmt_int(st, 1);
+		    hbr_stmt_int(st, 0) == 1) {
+			hbr_grow((void **)&gains, &cap, ngains + 1,
+			         sizeof(*gains));
+			(void)snprintf(gains[ngains].pack_id,
+			               sizeof(gains[ngains].pack_id), "%s",
+			               hbr_stmt_text(st, 2));
+			gains[ngains].bytes = hbr_stmt_int(st, 1);
+			stored += gains[ngains++].bytes;
+		}
 		hbr_stmt_done(st);
 		if (error < 0)
 			goto out;
@@ -556,8 +672,11 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 		                      missing > MISSING_NAMED ? ", ..." : "");
 		goto out;
 	}
+	if ((error = add_live_bytes(s, vault_id, gains, ngains)) < 0)
+		goto out;
 	*stored_out = stored;
 out:
+	hbr_free(gains);
 	hbr_buf_release(&named);
 	return error;
 }

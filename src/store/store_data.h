@@ -98,6 +98,21 @@ struct hbr_chunk_row {
 int hbr_store_chunks_missing(bool *missing, size_t *n_missing,
                              struct hbr_store *s, const char *vault_id,
                              const uint8_t *ids, size_t n);
+
+/*
+ * CheckAgentChunks' answer for a job that started at job_start, safe
+ * against space reclamation (docs/RECLAMATION.md): like
+ * hbr_store_chunks_missing, but a present chunk no snapshot references
+ * whose dead_since is before job_start gets dead_since = now (one write
+ * transaction, only when there is such a chunk), so reclamation keeps it
+ * until every job running now has ended; one reclaimed meanwhile is
+ * reported missing. A job may then deduplicate against every chunk
+ * reported present.
+ */
+int hbr_store_chunks_check(bool *missing, size_t *n_missing,
+                           struct hbr_store *s, const char *vault_id,
+                           const uint8_t *ids, size_t n, int64_t job_start,
+                           int64_t now);
 /* The rows of n ids; found[i] false (rows[i] untouched) when absent. */
 int hbr_store_chunks_get(struct hbr_chunk_row *rows, bool *found,
                          struct hbr_store *s, const char *vault_id,
@@ -111,18 +126,21 @@ int hbr_store_pack_begin(struct hbr_store *s, const char *vault_id,
 struct hbr_pack_added {
 	uint32_t chunks; /* entries in the pack */
 	uint32_t new_chunks; /* of which the vault had no row */
-	int64_t new_bytes; /* their stored bytes: the pack's live_bytes */
+	int64_t new_bytes; /* their stored bytes */
 };
 
 /*
  * UploadAgentPack, after the object is durable; one transaction: the job
  * is still the caller's, live and RUNNING (else the error, and the
  * 'writing' row stays for reclamation), then a row for every chunk the
- * vault lacks (refs 0) and the pack becomes 'live'.
+ * vault lacks (refs 0, dead_since = now: reclamation keeps it while any
+ * job running now runs) and the pack becomes 'live'. Its live_bytes stay
+ * 0: they count chunks some snapshot references, which commits raise.
  */
 int hbr_store_pack_commit(struct hbr_pack_added *out, struct hbr_store *s,
                           const struct hbr_job_ref *j, const char *vault_id,
-                          const char *pack_id, const struct hbr_pack_view *v);
+                          const char *pack_id, const struct hbr_pack_view *v,
+                          int64_t now);
 
 /* CommitAgentSnapshot's record. */
 struct hbr_snapshot_commit {
@@ -142,7 +160,7 @@ struct hbr_snapshot_committed {
 	char snapshot_id[HBR_ID_MAX];
 	char plan_id[HBR_ID_MAX]; /* "" for a job without a plan */
 	bool existing; /* the job had committed already: its snapshot */
-	int64_t stored_bytes; /* stored bytes first referenced by it */
+	int64_t stored_bytes; /* stored bytes it made referenced again */
 };
 
 /*
@@ -150,9 +168,10 @@ struct hbr_snapshot_committed {
  * SnapshotId answers that snapshot (existing, nothing changes);
  * otherwise the job must be RUNNING, every ref must have a chunk row
  * (HBR_ENOCHUNK naming the first few otherwise), each ref's count goes
- * up by one, the snapshot row is inserted (fields from the job), and the
- * job becomes `status` with its SnapshotId. Retention is not applied
- * here (hbr_store_retention_apply opens its own transaction).
+ * up by one (a chunk going from 0 to 1 adds its stored bytes to its
+ * pack's live_bytes), the snapshot row is inserted (fields from the
+ * job), and the job becomes `status` with its SnapshotId. Retention is not
+ * applied here (hbr_store_retention_apply opens its own transaction).
  */
 int hbr_store_snapshot_commit(struct hbr_snapshot_committed *out,
                               struct hbr_store *s,

@@ -103,7 +103,7 @@ static int upload(struct hbr_pack_added *out, struct world *w, const char *job,
 	assert_int_equal(hbr_store_pack_begin(w->f.s, w->v, pack_id,
 	                                      (int64_t)body.len, 300),
 	                 0);
-	rc = hbr_store_pack_commit(out, w->f.s, &j, w->v, pack_id, &view);
+	rc = hbr_store_pack_commit(out, w->f.s, &j, w->v, pack_id, &view, 300);
 	hbr_pack_view_free(&view);
 	hbr_buf_release(&body);
 	return rc;
@@ -119,6 +119,36 @@ static int64_t refs_of(struct world *w, int i)
 	                                 " chunk_id = ?",
 	                                 "sb", w->v, w->id[i],
 	                                 (size_t)HBR_CHUNK_ID_LEN),
+	                 0);
+	return n;
+}
+
+/* A chunk's dead_since, -1 for NULL. */
+static int64_t dead_since(struct world *w, int i)
+{
+	struct hbr_stmt *st = NULL;
+	int64_t t = -2;
+
+	assert_int_equal(hbr_store_queryf(&st, w->f.s,
+	                                  "SELECT dead_since FROM chunks WHERE"
+	                                  " vault_id = ? AND chunk_id = ?",
+	                                  "sb", w->v, w->id[i],
+	                                  (size_t)HBR_CHUNK_ID_LEN),
+	                 0);
+	if (hbr_stmt_next(st) == 1)
+		t = hbr_stmt_is_null(st, 0) ? -1 : hbr_stmt_int(st, 0);
+	hbr_stmt_done(st);
+	return t;
+}
+
+static int64_t live_bytes(struct world *w, const char *pack_id)
+{
+	int64_t n = -1;
+
+	assert_int_equal(hbr_store_count(&n, w->f.s,
+	                                 "SELECT live_bytes FROM packs WHERE"
+	                                 " vault_id = ? AND pack_id = ?",
+	                                 "ss", w->v, pack_id),
 	                 0);
 	return n;
 }
@@ -214,6 +244,10 @@ static void test_pack_rows(void **state)
 	assert_int_equal(a.new_bytes, 100 + 101 + 102);
 	assert_string_equal(pack_state(w, "p1"), "live");
 	assert_int_equal(rows_of(&w->f, "chunks"), 3);
+	/* Nothing references them yet: unreferenced since the upload,
+	 * and no live bytes in the pack. */
+	assert_int_equal(dead_since(w, 0), 300);
+	assert_int_equal(live_bytes(w, "p1"), 0);
 
 	/* Chunk 1 again (twice) and a new one: only chunk 3 is new, and
 	 * chunk 1 keeps its first place. */
@@ -255,6 +289,51 @@ static void test_pack_rows(void **state)
 	assert_int_equal(rows[0].refs, 0);
 }
 
+/* What CheckAgentChunks reports present is kept from reclamation for
+ * the job: unreferenced chunks that died before the job started are
+ * stamped now; those since then are left alone. */
+static void test_check_protects_what_it_reports(void **state)
+{
+	struct world *w = *state;
+	static const int up[] = { 0, 1, -1 };
+	struct hbr_pack_added a;
+	uint8_t ask[3 * HBR_CHUNK_ID_LEN];
+	bool missing[3];
+	size_t n_missing = 9;
+
+	assert_int_equal(upload(&a, w, w->job, "p1", up), 0); /* at 300 */
+	memcpy(ask, w->id[0], HBR_CHUNK_ID_LEN);
+	memcpy(ask + 32, w->id[1], HBR_CHUNK_ID_LEN);
+	memcpy(ask + 64, w->id[2], HBR_CHUNK_ID_LEN);
+	/* A job started at 250: both died (were uploaded) since. */
+	assert_int_equal(hbr_store_chunks_check(missing, &n_missing, w->f.s,
+	                                        w->v, ask, 3, 250, 400),
+	                 0);
+	assert_int_equal(n_missing, 1);
+	assert_false(missing[0]);
+	assert_false(missing[1]);
+	assert_true(missing[2]);
+	assert_int_equal(dead_since(w, 0), 300);
+	/* A job started at 350: it could lose them, so they are renewed. */
+	assert_int_equal(hbr_store_chunks_check(missing, &n_missing, w->f.s,
+	                                        w->v, ask, 2, 350, 400),
+	                 0);
+	assert_int_equal(n_missing, 0);
+	assert_int_equal(dead_since(w, 0), 400);
+	assert_int_equal(dead_since(w, 1), 400);
+	/* A reclaimed chunk is missing. */
+	assert_int_equal(
+	        hbr_store_execf(w->f.s, "DELETE FROM chunks WHERE chunk_id = ?",
+	                        "b", w->id[1], (size_t)HBR_CHUNK_ID_LEN),
+	        0);
+	assert_int_equal(hbr_store_chunks_check(missing, &n_missing, w->f.s,
+	                                        w->v, ask, 2, 500, 600),
+	                 0);
+	assert_int_equal(n_missing, 1);
+	assert_true(missing[1]);
+	assert_int_equal(dead_since(w, 0), 600);
+}
+
 static void test_pack_commit_refuses_a_cancelled_job(void **state)
 {
 	struct world *w = *state;
@@ -283,7 +362,7 @@ static void test_pack_commit_refuses_another_clients_job(void **state)
 
 	make_pack(&body, &view, w, chunks);
 	assert_int_equal(
-	        hbr_store_pack_commit(&a, w->f.s, &j, w->v, "p1", &view),
+	        hbr_store_pack_commit(&a, w->f.s, &j, w->v, "p1", &view, 300),
 	        HBR_ENOJOB);
 	hbr_pack_view_free(&view);
 	hbr_buf_release(&body);
@@ -312,6 +391,10 @@ static void test_commit_counts_each_ref_once(void **state)
 	assert_int_equal(refs_of(w, 0), 1);
 	assert_int_equal(refs_of(w, 1), 1);
 	assert_int_equal(refs_of(w, 3), 0);
+	/* Referenced chunks are live bytes of their pack, and not dead. */
+	assert_int_equal(live_bytes(w, "p1"), 100 + 101 + 102);
+	assert_int_equal(dead_since(w, 0), -1);
+	assert_int_equal(dead_since(w, 3), 300);
 
 	/* The job is done, and the snapshot carries the job's fields. */
 	assert_string_equal(
@@ -341,6 +424,7 @@ static void test_commit_counts_each_ref_once(void **state)
 	assert_int_equal(refs_of(w, 1), 2);
 	assert_int_equal(refs_of(w, 2), 2);
 	assert_int_equal(refs_of(w, 3), 1);
+	assert_int_equal(live_bytes(w, "p1"), 100 + 101 + 102 + 103);
 	assert_int_equal(live_count(&w->f, HBR_ENT_SNAPSHOT, w->f.acc_a,
 	                            "VaultId", w->v),
 	                 2);
@@ -586,6 +670,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_pack_rows),
+		T(test_check_protects_what_it_reports),
 		T(test_pack_commit_refuses_a_cancelled_job),
 		T(test_pack_commit_refuses_another_clients_job),
 		T(test_commit_counts_each_ref_once),
