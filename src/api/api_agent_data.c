@@ -25,10 +25,14 @@
 #include "util/timeutil.h"
 #include "vault/vault.h"
 
-#define CHECK_MAX        8192 /* ids per CheckAgentChunks */
-#define FETCH_MAX        1024 /* ids per FetchAgentChunks */
-#define FETCH_RAW_MAX    (32u << 20) /* raw bytes per FetchAgentChunks */
-#define TREE_MAX         16384 /* tree chunks per snapshot (1 MiB form) */
+#define CHECK_MAX     8192 /* ids per CheckAgentChunks */
+#define FETCH_MAX     1024 /* ids per FetchAgentChunks */
+#define FETCH_RAW_MAX (32u << 20) /* raw bytes per FetchAgentChunks */
+#define TREE_MAX      16384 /* tree chunks per snapshot (1 MiB form) */
+/* Distinct chunks a snapshot may reference: the set is in memory while
+ * the commit runs (about 64 bytes each), and each is one update in the
+ * commit's transaction. 16 Mi chunks is about 1 TiB at 64 KiB chunks. */
+#define REFS_MAX         (16u << 20)
 #define ERROR_FILES_MAX  100 /* paths a snapshot's ErrorFile keeps */
 #define ERROR_FILES_TEXT (1u << 20)
 #define RETENTION_BATCH  100
@@ -296,10 +300,20 @@ static int read_chunk(struct hbr_buf *raw, struct hbr_buf *stored,
 
 static int collect_refs(json_t *entry, size_t line_no, void *payload)
 {
+	struct hbr_idset *set = payload;
+	int error;
+
 	/* Line 0 is the header; only "c" of each entry names chunks. */
 	if (line_no == 0)
 		return 0;
-	return hbr_tree_entry_chunks(payload, entry);
+	if ((error = hbr_tree_entry_chunks(set, entry)) < 0)
+		return error;
+	if (set->n > REFS_MAX)
+		return hbr_error_set(HBR_ETOOBIG,
+		                     "the tree references more than %u"
+		                     " chunks",
+		                     REFS_MAX);
+	return 0;
 }
 
 /*
