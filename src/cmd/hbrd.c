@@ -11,6 +11,7 @@ static const char usage[] =
         "       hbrd init --data-dir DIR\n"
         "       hbrd ram VERB --data-dir DIR [--account ACCOUNT_ID] ARGS...\n"
         "       hbrd admin VERB --data-dir DIR [...]\n"
+        "       hbrd vault check|gc --data-dir DIR VAULT_ID\n"
         "\n"
         "Serves the Alibaba Cloud HBR 2017-09-08 API (RPC style, both V1 and\n"
         "ACS3 signatures). Defaults: --data-dir ./var, --listen 127.0.0.1:8080,\n"
@@ -35,7 +36,15 @@ static const char usage[] =
         "       [--snapshots S] [--vault-name NAME]\n"
         "                             fill a new vault with N clients and their\n"
         "                             plans, jobs and snapshots (tests, bench)\n"
-        "  purge                      remove deleted rows now and report\n";
+        "  purge                      remove deleted rows now and report\n"
+        "\n"
+        "vault verbs (each prints one JSON object; docs/RECLAMATION.md):\n"
+        "  check VAULT_ID             verify every chunk of every pack and\n"
+        "                             every live snapshot's references; report\n"
+        "                             stored, dead and orphaned bytes (exit 1\n"
+        "                             when something is wrong)\n"
+        "  gc VAULT_ID                run a reclamation pass now, progress on\n"
+        "                             stderr\n";
 
 int main(int argc, char **argv)
 {
@@ -55,10 +64,13 @@ int main(int argc, char **argv)
 		verb = "serve";
 		first = 1;
 	}
-	if (!strcmp(verb, "ram") || !strcmp(verb, "admin")) {
+	if (!strcmp(verb, "ram") || !strcmp(verb, "admin") ||
+	    !strcmp(verb, "vault")) {
 		const char *sub = argc > 2 ? argv[2] : "";
 		if ((rc = hbrd_options_parse(&opts, argc, argv, 3)) != 0)
 			return rc;
+		if (!strcmp(verb, "vault"))
+			return hbrd_cmd_vault(&opts, sub);
 		return !strcmp(verb, "ram") ? hbrd_cmd_ram(&opts, sub) :
 		                              hbrd_cmd_admin(&opts, sub);
 	}

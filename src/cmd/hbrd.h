@@ -44,5 +44,6 @@ int hbrd_cmd_serve(const struct hbrd_options *opts);
 int hbrd_cmd_init(const struct hbrd_options *opts);
 int hbrd_cmd_ram(const struct hbrd_options *opts, const char *verb);
 int hbrd_cmd_admin(const struct hbrd_options *opts, const char *verb);
+int hbrd_cmd_vault(const struct hbrd_options *opts, const char *verb);
 
 #endif

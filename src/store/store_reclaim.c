@@ -559,3 +559,62 @@ fail:
 	hbr_store_rollback(s);
 	return rc;
 }
+
+int hbr_store_gc_each_pack(struct hbr_store *s, const char *vault_id,
+                           hbr_gc_pack_cb *cb, void *payload)
+{
+	struct hbr_stmt *st;
+	int rc;
+
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT pack_id, state, bytes, live_bytes"
+	                           " FROM packs WHERE vault_id = ?",
+	                           "s", vault_id)) < 0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		struct hbr_gc_pack p = { .bytes = hbr_stmt_int(st, 2),
+			                 .live_bytes = hbr_stmt_int(st, 3) };
+
+		if ((rc = copy_name(p.pack_id, hbr_stmt_text(st, 0))) < 0)
+			break;
+		(void)snprintf(p.state, sizeof(p.state), "%s",
+		               hbr_stmt_text(st, 1));
+		if ((rc = cb(&p, payload)) != 0)
+			break;
+	}
+	hbr_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+int hbr_store_gc_each_snapshot(struct hbr_store *s, const char *vault_id,
+                               hbr_gc_snapshot_cb *cb, void *payload)
+{
+	struct hbr_stmt *st;
+	int rc;
+
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT snapshot_id, 0 FROM live_snapshots"
+	                           " WHERE vault_id = ? AND tree IS NOT NULL"
+	                           " UNION ALL SELECT snapshot_id, 1"
+	                           " FROM gc_queue WHERE vault_id = ?",
+	                           "ss", vault_id, vault_id)) < 0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0)
+		if ((rc = cb(hbr_stmt_text(st, 0), hbr_stmt_int(st, 1) != 0,
+		             payload)) != 0)
+			break;
+	hbr_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+int hbr_store_gc_stray_chunks(int64_t *out, struct hbr_store *s,
+                              const char *vault_id)
+{
+	return hbr_store_count(out, s,
+	                       "SELECT COUNT(*) FROM chunks c WHERE"
+	                       " c.vault_id = ? AND NOT EXISTS (SELECT 1"
+	                       " FROM packs p WHERE p.vault_id = c.vault_id"
+	                       " AND p.pack_id = c.pack_id"
+	                       " AND p.state = 'live')",
+	                       "s", vault_id);
+}

@@ -116,6 +116,22 @@ int hbr_store_gc_vault_live(struct hbr_store *s, const char *vault_id);
 int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
                               const char *vault_id, int64_t limit);
 
+/* For `hbrd vault check`: every pack row of the vault (any state), and
+ * every snapshot whose references must be in the vault (live with a
+ * tree: `queued` false) or whose refs object reclamation still needs
+ * (in gc_queue: `queued` true). A negative callback return (an HBR_E*
+ * code) stops the walk and is returned. */
+typedef int hbr_gc_pack_cb(const struct hbr_gc_pack *p, void *payload);
+int hbr_store_gc_each_pack(struct hbr_store *s, const char *vault_id,
+                           hbr_gc_pack_cb *cb, void *payload);
+typedef int hbr_gc_snapshot_cb(const char *snapshot_id, bool queued,
+                               void *payload);
+int hbr_store_gc_each_snapshot(struct hbr_store *s, const char *vault_id,
+                               hbr_gc_snapshot_cb *cb, void *payload);
+/* Chunk rows that name a pack with no 'live' row. */
+int hbr_store_gc_stray_chunks(int64_t *out, struct hbr_store *s,
+                              const char *vault_id);
+
 /* The row of a pack whose object is gone ('deleting' or a stale
  * 'writing' one): delete it. */
 int hbr_store_gc_pack_forget(struct hbr_store *s, const char *vault_id,
