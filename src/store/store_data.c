@@ -283,9 +283,22 @@ int hbr_store_agent_start(json_t **job_out, char **tree_out, bool *resumed_out,
 			goto fail;
 		}
 	}
-	if ((dirty &&
-	     (error = hbr_store_replace(s, e, j->account_id, job)) < 0) ||
-	    (error = hbr_store_commit(s)) < 0)
+	if (dirty && (error = hbr_store_replace(s, e, j->account_id, job)) < 0)
+		goto fail;
+	/* Reclamation keeps every chunk that died after the start of a
+	 * running backup of the vault (docs/RECLAMATION.md): it reads the
+	 * start from this column. Set once; a job resumed from before the
+	 * column gets its document's. */
+	if (e == HBR_ENT_JOB &&
+	    (error = hbr_store_execf(
+	             s,
+	             "UPDATE jobs SET start_time = COALESCE(start_time, ?)"
+	             " WHERE job_id = ? AND account_id = ?",
+	             "iss",
+	             json_integer_value(json_object_get(job, "StartTime")),
+	             j->job_id, j->account_id)) < 0)
+		goto fail;
+	if ((error = hbr_store_commit(s)) < 0)
 		goto fail;
 	if (tree_out) {
 		*tree_out = tree ? tree : hbr_strdup("[]");

@@ -537,6 +537,16 @@ static void test_start_resume_and_parent(void **state)
 	assert_false(resumed);
 	assert_string_equal(json_string_value(json_object_get(job, "Status")),
 	                    "RUNNING");
+	/* Where reclamation reads a running job's start. */
+	{
+		int64_t t = 0;
+		assert_int_equal(hbr_store_count(&t, w->f.s,
+		                                 "SELECT start_time FROM jobs"
+		                                 " WHERE job_id = ?",
+		                                 "s", queued),
+		                 0);
+		assert_int_equal(t, 700);
+	}
 	assert_int_equal(json_integer_value(json_object_get(job, "StartTime")),
 	                 700);
 	assert_string_equal(
