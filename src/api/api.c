@@ -25,6 +25,7 @@
 #define AUDIT   1u /* audited, allowed or not (writes) */
 #define OWN_TXN 2u /* opens its own transactions (writes, long reads) */
 #define WRITE   (AUDIT | OWN_TXN)
+#define RECLAIM 4u /* may queue snapshots for reclamation: wake it */
 
 struct action {
 	const char *name;
@@ -53,18 +54,18 @@ static const struct action actions[] = {
 	{ "DescribeBackupJobs2", hbr_api_describe_backup_jobs2, 0 },
 	{ "SearchHistoricalSnapshots", hbr_api_search_historical_snapshots, 0 },
 	{ "DeleteBackupClientResource", hbr_api_delete_backup_client_resource,
-	  WRITE },
+	  WRITE | RECLAIM },
 	{ "UpdateVault", hbr_api_update_vault, WRITE },
-	{ "DeleteVault", hbr_api_delete_vault, WRITE },
-	{ "DeleteBackupClient", hbr_api_delete_backup_client, WRITE },
+	{ "DeleteVault", hbr_api_delete_vault, WRITE | RECLAIM },
+	{ "DeleteBackupClient", hbr_api_delete_backup_client, WRITE | RECLAIM },
 	{ "UpdateClientSettings", hbr_api_update_client_settings, WRITE },
 	{ "UninstallBackupClients", hbr_api_uninstall_backup_clients, WRITE },
 	{ "UpdateBackupPlan", hbr_api_update_backup_plan, WRITE },
-	{ "DeleteBackupPlan", hbr_api_delete_backup_plan, WRITE },
+	{ "DeleteBackupPlan", hbr_api_delete_backup_plan, WRITE | RECLAIM },
 	{ "EnableBackupPlan", hbr_api_enable_backup_plan, WRITE },
 	{ "DisableBackupPlan", hbr_api_disable_backup_plan, WRITE },
-	{ "CancelBackupJob", hbr_api_cancel_backup_job, WRITE },
-	{ "DeleteSnapshot", hbr_api_delete_snapshot, WRITE },
+	{ "CancelBackupJob", hbr_api_cancel_backup_job, WRITE | RECLAIM },
+	{ "DeleteSnapshot", hbr_api_delete_snapshot, WRITE | RECLAIM },
 	{ "CreateRestoreJob", hbr_api_create_restore_job, WRITE },
 	{ "DescribeRestoreJobs2", hbr_api_describe_restore_jobs2, 0 },
 	{ "CancelRestoreJob", hbr_api_cancel_restore_job, WRITE },
@@ -77,7 +78,8 @@ static const struct action actions[] = {
 	{ "UploadAgentPack", hbr_api_upload_agent_pack, OWN_TXN },
 	{ "ReportAgentJobProgress", hbr_api_report_agent_job_progress,
 	  OWN_TXN },
-	{ "CommitAgentSnapshot", hbr_api_commit_agent_snapshot, WRITE },
+	{ "CommitAgentSnapshot", hbr_api_commit_agent_snapshot,
+	  WRITE | RECLAIM },
 	{ "FinishAgentJob", hbr_api_finish_agent_job, WRITE },
 	{ "FetchAgentChunks", hbr_api_fetch_agent_chunks, OWN_TXN },
 };
@@ -256,8 +258,16 @@ static int run(struct pipeline *p, struct hbr_api_call *call,
 	if ((error = hbr_api_authenticate(call, req, &p->form)) < 0 ||
 	    (error = hbr_api_authorize(&p->denied, call, req->secure)) < 0)
 		goto out;
-	if (p->action->flags & OWN_TXN)
-		return p->action->fn(call);
+	if (p->action->flags & OWN_TXN) {
+		error = p->action->fn(call);
+		/* Deletions reach gc_queue (at once, or through the purge):
+		 * the space should start coming back now, not at the next
+		 * idle tick. */
+		if (error == 0 && (p->action->flags & RECLAIM) &&
+		    call->api->on_delete)
+			call->api->on_delete(call->api->on_delete_payload);
+		return error;
+	}
 	error = p->action->fn(call);
 out:
 	if (!(p->action->flags & OWN_TXN))

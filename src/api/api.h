@@ -38,6 +38,11 @@ struct hbr_api {
 	struct hbr_audit_log *audit;
 	struct hbr_api_vaults *vaults; /* open vaults, refs cache */
 	char host_id[128];
+	/* Called after an action that may have queued snapshots for
+	 * reclamation (cmd wires it to the purger and the reclaimer, which
+	 * api may not include). NULL: nobody to wake. */
+	void (*on_delete)(void *payload);
+	void *on_delete_payload;
 };
 
 /* One call in progress; what an action handler sees. */

@@ -6,6 +6,7 @@
 #include "cmd/hbrd.h"
 #include "core/pack.h"
 #include "gc/gc_purger.h"
+#include "gc/gc_reclaim.h"
 #include "http/http_server.h"
 #include "sched/sched.h"
 #include "util/alloc.h"
@@ -16,6 +17,9 @@
 /* 8 × 40 MiB of buffered uploads at most: enough to keep the disks
  * busy from several agents, bounded on a small server. */
 #define HBRD_MAX_UPLOADS 8
+/* A pass this often even without a kick: deletions made by another node,
+ * and dead chunks a running backup protected until it ended. */
+#define RECLAIM_IDLE_S 10
 
 int hbrd_cmd_init(const struct hbrd_options *opts)
 {
@@ -53,12 +57,29 @@ static int split_listen(char *host, size_t size, uint16_t *port,
 	return 0;
 }
 
+/* Who to wake when an action deleted something: the purge moves a
+ * deleted client's snapshots to gc_queue, the reclaimer applies them. */
+struct wake {
+	struct hbr_purger *purger;
+	struct hbr_reclaimer *reclaimer;
+};
+
+static void wake_up(void *payload)
+{
+	struct wake *w = payload;
+
+	hbr_purger_kick(w->purger);
+	hbr_reclaimer_kick(w->reclaimer);
+}
+
 int hbrd_cmd_serve(const struct hbrd_options *opts)
 {
 	struct hbr_api_config cfg = { 0 };
 	struct hbr_http_limits limits = { 0 };
 	struct hbr_http_server *http = NULL;
 	struct hbr_purger *purger = NULL;
+	struct hbr_reclaimer *reclaimer = NULL;
+	struct wake wake = { 0 };
 	struct hbr_sched_config scfg = { 0 };
 	struct hbr_sched *sched = NULL;
 	struct hbr_api *api = NULL;
@@ -102,18 +123,25 @@ int hbrd_cmd_serve(const struct hbrd_options *opts)
 	cfg.data_dir = opts->data_dir;
 	cfg.store_url = opts->store_url;
 	cfg.region = opts->region;
-	/* One per HTTP worker, one each for the purger and the scheduler. */
-	cfg.store_conns = opts->threads + 2;
+	/* One per HTTP worker, one each for the purger, the reclaimer and
+	 * the scheduler. */
+	cfg.store_conns = opts->threads + 3;
 	if (hbr_api_open(&api, &cfg) < 0) {
 		hbrd_fail("start");
 		goto out;
 	}
 	if (hbr_api_sweep_vault_dirs(api) < 0)
 		hbr_log_warn("vault sweep: %s", hbr_error_msg());
-	if (hbr_purger_start(&purger, api->pool) < 0) {
+	if (hbr_reclaimer_start(&reclaimer, api->pool, opts->data_dir,
+	                        RECLAIM_IDLE_S) < 0 ||
+	    hbr_purger_start(&purger, api->pool, reclaimer) < 0) {
 		hbrd_fail("start");
 		goto out;
 	}
+	wake.purger = purger;
+	wake.reclaimer = reclaimer;
+	api->on_delete = wake_up;
+	api->on_delete_payload = &wake;
 	scfg.tick_ms = opts->sched_tick_ms;
 	scfg.clock_file = opts->clock_file[0] ? opts->clock_file : NULL;
 	if (hbr_sched_start(&sched, api->pool, &scfg) < 0) {
@@ -147,6 +175,7 @@ out:
 	hbr_http_stop(http, 0);
 	hbr_sched_stop(sched); /* releases the lease: needs the pool */
 	hbr_purger_stop(purger);
+	hbr_reclaimer_stop(reclaimer);
 	hbr_api_close(api);
 	hbr_store_close(s);
 	free(creds); /* jansson's allocation */

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <time.h>
 #include "gc/gc_purger.h"
+#include "gc/gc_reclaim.h"
 #include "store/store_resource.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -15,6 +16,7 @@
 
 struct hbr_purger {
 	struct hbr_store_pool *pool;
+	struct hbr_reclaimer *next;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -45,8 +47,10 @@ static void *run(void *arg)
 		hbr_store_pool_put(p->pool, s);
 		if (error < 0)
 			hbr_log_warn("purge: %s", hbr_error_msg());
-		if (error == 0 && done > 0)
+		if (error == 0 && done > 0) {
+			hbr_reclaimer_kick(p->next);
 			continue;
+		}
 
 		pthread_mutex_lock(&p->lock);
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -59,11 +63,13 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int hbr_purger_start(struct hbr_purger **out, struct hbr_store_pool *pool)
+int hbr_purger_start(struct hbr_purger **out, struct hbr_store_pool *pool,
+                     struct hbr_reclaimer *next)
 {
 	struct hbr_purger *p = hbr_calloc(1, sizeof(*p));
 
 	p->pool = pool;
+	p->next = next;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	if (pthread_create(&p->thread, NULL, run, p) != 0) {

@@ -12,7 +12,11 @@
 
 struct hbr_purger;
 
-int hbr_purger_start(struct hbr_purger **out, struct hbr_store_pool *pool);
+struct hbr_reclaimer;
+/* `next` (may be NULL) is kicked after each step that queued snapshots
+ * for reclamation. */
+int hbr_purger_start(struct hbr_purger **out, struct hbr_store_pool *pool,
+                     struct hbr_reclaimer *next);
 /* Ask for a pass now (after a deletion) instead of at the next tick. */
 void hbr_purger_kick(struct hbr_purger *p);
 /* Stop and join; NULL is a no-op. */

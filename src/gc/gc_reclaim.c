@@ -321,7 +321,7 @@ static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	int error;
 
 	if ((error = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0 ||
-	    (error = hbr_store_gc_packs(&packs, &n, s, vault_id,
+	    (error = hbr_store_gc_packs(&packs, &n, s, vault_id, cutoff,
 	                                now - STALE_WRITING_S,
 	                                PACKS_PER_PASS)) < 0)
 		return error;

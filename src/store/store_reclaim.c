@@ -277,7 +277,8 @@ int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
 }
 
 int hbr_store_gc_packs(struct hbr_gc_pack **out, size_t *n, struct hbr_store *s,
-                       const char *vault_id, int64_t stale_before, size_t max)
+                       const char *vault_id, int64_t live_before,
+                       int64_t stale_before, size_t max)
 {
 	struct hbr_stmt *st;
 	struct hbr_gc_pack *list = NULL;
@@ -288,13 +289,13 @@ int hbr_store_gc_packs(struct hbr_gc_pack **out, size_t *n, struct hbr_store *s,
 	             &st, s,
 	             "SELECT pack_id, state, bytes, live_bytes FROM packs"
 	             " WHERE vault_id = ? AND live_bytes * 2 < bytes"
-	             " AND state = 'live'"
+	             " AND state = 'live' AND created_time < ?"
 	             " UNION ALL SELECT pack_id, state, bytes, live_bytes"
 	             " FROM packs WHERE vault_id = ? AND (state = 'deleting'"
 	             " OR (state = 'writing' AND created_time < ?))"
 	             " LIMIT ?",
-	             "ssii", vault_id, vault_id, stale_before, (int64_t)max)) <
-	    0)
+	             "sisii", vault_id, live_before, vault_id, stale_before,
+	             (int64_t)max)) < 0)
 		return rc;
 	while ((rc = hbr_stmt_next(st)) > 0) {
 		struct hbr_gc_pack *p;

@@ -66,10 +66,13 @@ struct hbr_gc_pack {
 	int64_t bytes, live_bytes;
 };
 
-/* Up to max packs of the vault to look at: 'live' ones under half live,
- * 'deleting' ones and 'writing' ones created before stale_before. */
+/* Up to max packs of the vault to look at: 'live' ones under half live
+ * created before live_before (younger ones belong to running backups,
+ * whose chunks are protected anyway), 'deleting' ones and 'writing' ones
+ * created before stale_before. */
 int hbr_store_gc_packs(struct hbr_gc_pack **out, size_t *n, struct hbr_store *s,
-                       const char *vault_id, int64_t stale_before, size_t max);
+                       const char *vault_id, int64_t live_before,
+                       int64_t stale_before, size_t max);
 
 /* The time before which a dead chunk of the vault may be dropped: the
  * start of its oldest RUNNING backup job (that job may have deduplicated

@@ -87,6 +87,9 @@ static const struct column job_cols[] = {
 	{ "CreatedTime", "created_time", T_INT, false },
 	{ "UpdatedTime", "updated_time", T_INT, true },
 	{ "CompleteTime", "complete_time", T_INT, true },
+	/* Read by reclamation: the oldest running job's start protects
+	 * what it may have deduplicated against (docs/RECLAMATION.md). */
+	{ "StartTime", "start_time", T_INT, false },
 };
 
 static const struct column snapshot_cols[] = {
