@@ -14,8 +14,8 @@
 #include "store/store.h"
 #include "store/store_data.h"
 
-/* A vault id or a pack id fits. */
-#define HBR_GC_NAME_MAX HBR_ID_MAX
+/* A vault id or a pack id (32 hex digits) fits. */
+#define HBR_GC_NAME_MAX 64
 
 /* The batch of one vault: gc_queue rows first_id..last_id of that vault,
  * and how far their decrements got. */
