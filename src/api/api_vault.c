@@ -151,7 +151,13 @@ int hbr_api_describe_vaults(struct hbr_api_call *call)
 			goto out;
 		json_object_set_new(row, "SnapshotCount",
 		                    json_integer(u.snapshots));
-		json_object_set_new(row, "StorageSize", json_integer(u.bytes));
+		/* StorageSize is what the vault's disk holds: it falls as
+		 * reclamation gives space back. LiveBytes (our extension) is
+		 * the part live snapshots still reference. */
+		json_object_set_new(row, "StorageSize",
+		                    json_integer(u.stored_bytes));
+		json_object_set_new(row, "LiveBytes",
+		                    json_integer(u.live_bytes));
 		json_object_set_new(row, "BytesDone", json_integer(u.bytes));
 		json_object_set_new(
 		        row, "BackupPlanStatistics",

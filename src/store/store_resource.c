@@ -665,7 +665,19 @@ int hbr_store_vault_usage(struct hbr_vault_usage *out, struct hbr_store *s,
 	if ((error = hbr_store_count(&u.plans, s,
 	                             "SELECT COUNT(*) FROM live_plans"
 	                             " WHERE vault_id = ?",
-	                             "s", vault_id)) < 0)
+	                             "s", vault_id)) < 0 ||
+	    (error = hbr_store_queryf(&st, s,
+	                              "SELECT COALESCE(SUM(bytes), 0),"
+	                              " COALESCE(SUM(live_bytes), 0)"
+	                              " FROM packs WHERE vault_id = ?",
+	                              "s", vault_id)) < 0)
+		return error;
+	if ((error = hbr_stmt_next(st)) == 1) {
+		u.stored_bytes = hbr_stmt_int(st, 0);
+		u.live_bytes = hbr_stmt_int(st, 1);
+	}
+	hbr_stmt_done(st);
+	if (error < 0)
 		return error;
 	*out = u;
 	return 0;

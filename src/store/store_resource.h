@@ -99,6 +99,10 @@ struct hbr_vault_usage {
 	int64_t snapshots;
 	int64_t bytes; /* ActualBytes of live snapshots */
 	int64_t plans;
+	/* Pack bytes in the vault (what the disk holds, dead or alive),
+	 * and the bytes of chunks some snapshot references: the first
+	 * falls towards the second as reclamation works. */
+	int64_t stored_bytes, live_bytes;
 };
 
 int hbr_store_vault_usage(struct hbr_vault_usage *out, struct hbr_store *s,
