@@ -6,6 +6,7 @@
 #include "gc/gc_reclaim.h"
 #include "store/store_resource.h"
 #include "util/alloc.h"
+#include "util/crashpoint.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -44,6 +45,8 @@ static void *run(void *arg)
 
 		s = hbr_store_pool_get(p->pool);
 		error = hbr_store_purge_step(&done, s, BATCH);
+		if (done > 0)
+			hbr_crashpoint("purge: step");
 		hbr_store_pool_put(p->pool, s);
 		if (error < 0)
 			hbr_log_warn("purge: %s", hbr_error_msg());

@@ -13,6 +13,7 @@
 #include "store/store_reclaim.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/crashpoint.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -154,6 +155,7 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 			hbr_gc_batch_free(&b);
 			return 0;
 		}
+		hbr_crashpoint("reclaim: batch opened");
 		if (!b.done) {
 			int64_t now = hbr_time_now();
 
@@ -168,6 +170,7 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 				error = hbr_store_gc_decrement(
 				        &st->chunks_freed, s, vault_id, &d,
 				        now);
+				hbr_crashpoint("reclaim: decrement step");
 				if (!error) {
 					st->decrements += (int64_t)d.n;
 					report(cfg, vault_id, "decrement", st);
@@ -177,10 +180,13 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 			hbr_free(counts);
 			if (!error)
 				error = hbr_store_gc_batch_done(s, vault_id);
+			hbr_crashpoint("reclaim: batch applied");
 		}
 		if (!error) {
 			remove_refs(v, &b);
+			hbr_crashpoint("reclaim: refs removed");
 			error = hbr_store_gc_batch_close(s, vault_id, &b);
+			hbr_crashpoint("reclaim: batch closed");
 		}
 		if (!error) {
 			st->snapshots += (int64_t)b.n;
@@ -201,8 +207,10 @@ static int finish_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	int error;
 
 	hbr_pack_key(key, pack_id);
-	if ((error = hbr_vault_remove(v, key)) < 0 ||
-	    (error = hbr_store_gc_pack_forget(s, vault_id, pack_id)) < 0)
+	if ((error = hbr_vault_remove(v, key)) < 0)
+		return error;
+	hbr_crashpoint("reclaim: pack object removed");
+	if ((error = hbr_store_gc_pack_forget(s, vault_id, pack_id)) < 0)
 		return error;
 	st->packs_removed++;
 	st->bytes_freed += bytes;
@@ -285,12 +293,17 @@ static int rewrite_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	hbr_pack_new_id(new_id);
 	hbr_pack_key(new_key, new_id);
 	if ((error = hbr_store_pack_begin(s, vault_id, new_id, (int64_t)out.len,
-	                                  hbr_time_now())) < 0 ||
-	    (error = hbr_vault_put(v, new_key, out.ptr, out.len)) < 0 ||
-	    (error = hbr_store_gc_pack_switch(&switched, s, vault_id,
+	                                  hbr_time_now())) < 0)
+		goto out;
+	hbr_crashpoint("reclaim: rewrite begun");
+	if ((error = hbr_vault_put(v, new_key, out.ptr, out.len)) < 0)
+		goto out;
+	hbr_crashpoint("reclaim: rewritten pack written");
+	if ((error = hbr_store_gc_pack_switch(&switched, s, vault_id,
 	                                      p->pack_id, new_id, copied,
 	                                      ncopied, now)) < 0)
 		goto out;
+	hbr_crashpoint("reclaim: rows switched");
 	if (!switched) {
 		/* Something was revived meanwhile: undo the copy. */
 		if ((error = hbr_vault_remove(v, new_key)) == 0)
@@ -335,9 +348,11 @@ static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		} else if (p->live_bytes == 0) {
 			error = hbr_store_gc_pack_drop(&dropped, s, vault_id,
 			                               p->pack_id, now);
-			if (!error && dropped)
+			if (!error && dropped) {
+				hbr_crashpoint("reclaim: pack dropped");
 				error = finish_pack(st, s, v, vault_id,
 				                    p->pack_id, p->bytes);
+			}
 		} else {
 			error = rewrite_pack(st, s, v, vault_id, p, now,
 			                     cutoff);
