@@ -1,7 +1,8 @@
 /*
- * hbr-client: the agent on a protected machine. This slice registers the
- * machine's client with hbrd and sends one heartbeat; the long-running
- * loop (run) comes later.
+ * hbr-client: the agent on a protected machine. register activates the
+ * machine's client with hbrd, heartbeat sends one heartbeat, and run is
+ * the agent itself: it polls for backup and restore jobs and runs them
+ * (src/agent/agent_run.c).
  */
 #include "common.h"
 #include <getopt.h>
@@ -9,10 +10,12 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 #include "agent/agent_rpc.h"
+#include "agent/agent_run.h"
 #include "agent/agent_state.h"
 #include "core/model.h"
 #include "util/error.h"
 #include "util/kvlist.h"
+#include "util/log.h"
 
 #define DEFAULT_STATE_DIR "./hbr-client-state"
 #define MACHINE_ID_FILE   "/etc/machine-id"
@@ -24,6 +27,8 @@ static const char usage[] =
         "                           [--instance-id ID] [--hostname NAME]\n"
         "                           [--state-dir DIR]\n"
         "       hbr-client heartbeat [--state-dir DIR]\n"
+        "       hbr-client run [--state-dir DIR] [--once] [--poll-ms N]\n"
+        "                      [--hostname NAME]\n"
         "\n"
         "register  activates the client InstallBackupClients pre-registered\n"
         "          for the instance (or registers a new one) with an\n"
@@ -34,11 +39,19 @@ static const char usage[] =
         "          (or generated once and kept in DIR).\n"
         "heartbeat reports this machine to hbrd once with the agent's\n"
         "          credential and prints the answer.\n"
+        "run       the agent: every N ms (default 2000) a heartbeat and a\n"
+        "          poll for jobs; backup and restore jobs run as they come\n"
+        "          (at most MaxWorker at once, MaxCpuCore threads each).\n"
+        "          --once runs the jobs queued at start, then exits: 0 when\n"
+        "          none failed. SIGTERM stops the jobs and leaves them for\n"
+        "          the next start to resume. The log goes to stderr.\n"
         "Default DIR: " DEFAULT_STATE_DIR ".\n";
 
 struct options {
 	const char *endpoint, *key_id, *secret, *instance_id, *hostname;
 	const char *state_dir;
+	bool once;
+	int poll_ms;
 };
 
 static void add(struct hbr_kvlist *l, const char *k, const char *v)
@@ -191,6 +204,24 @@ static int cmd_heartbeat(const struct options *o)
 	return rc;
 }
 
+static int cmd_run(const struct options *o)
+{
+	struct hbr_kvlist facts = HBR_KVLIST_INIT;
+	struct hbr_agent_run_opts ro = { 0 };
+	int rc;
+
+	hbr_log_set_name("hbr-client");
+	add_facts(&facts, o->hostname);
+	ro.state_dir = o->state_dir;
+	ro.once = o->once;
+	ro.poll_ms = o->poll_ms;
+	ro.facts = &facts;
+	ro.hostname = o->hostname;
+	rc = hbr_agent_run(&ro);
+	hbr_kvlist_release(&facts);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -200,6 +231,8 @@ int main(int argc, char **argv)
 		{ "instance-id", required_argument, NULL, 'i' },
 		{ "hostname", required_argument, NULL, 'n' },
 		{ "state-dir", required_argument, NULL, 'd' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "poll-ms", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -208,6 +241,7 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	o.state_dir = DEFAULT_STATE_DIR;
+	o.poll_ms = HBR_AGENT_POLL_MS;
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		fputs(usage, stdout);
@@ -239,6 +273,22 @@ int main(int argc, char **argv)
 		case 'd':
 			o.state_dir = optarg;
 			break;
+		case 'o':
+			o.once = true;
+			break;
+		case 'p': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 10 || v > 3600000) {
+				fprintf(stderr,
+				        "hbr-client: --poll-ms takes 10 to"
+				        " 3600000\n");
+				return EXIT_USAGE;
+			}
+			o.poll_ms = (int)v;
+			break;
+		}
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -252,14 +302,20 @@ int main(int argc, char **argv)
 		        argv[optind], usage);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "register") && strcmp(cmd, "heartbeat")) {
+	if (strcmp(cmd, "register") && strcmp(cmd, "heartbeat") &&
+	    strcmp(cmd, "run")) {
 		fprintf(stderr, "hbr-client: unknown command '%s'\n%s", cmd,
 		        usage);
 		return EXIT_USAGE;
 	}
 	if (hbr_agent_rpc_global_init() < 0)
 		return fail(HBR_ERROR);
-	rc = !strcmp(cmd, "register") ? cmd_register(&o) : cmd_heartbeat(&o);
+	if (!strcmp(cmd, "register"))
+		rc = cmd_register(&o);
+	else if (!strcmp(cmd, "heartbeat"))
+		rc = cmd_heartbeat(&o);
+	else
+		rc = cmd_run(&o);
 	hbr_agent_rpc_global_cleanup();
 	return rc;
 }

@@ -6,10 +6,16 @@
 #include "util/timeutil.h"
 
 static enum hbr_log_level min_level = HBR_LOG_INFO;
+static const char *prog = "hbrd";
 
 void hbr_log_set_level(enum hbr_log_level level)
 {
 	min_level = level;
+}
+
+void hbr_log_set_name(const char *name)
+{
+	prog = name;
 }
 
 void hbr_log(enum hbr_log_level level, const char *fmt, ...)
@@ -22,7 +28,7 @@ void hbr_log(enum hbr_log_level level, const char *fmt, ...)
 	if (level < min_level)
 		return;
 	hbr_time_format_iso8601(ts, sizeof(ts), hbr_time_now());
-	n = snprintf(line, sizeof(line), "%s hbrd %s: ", ts, names[level]);
+	n = snprintf(line, sizeof(line), "%s %s %s: ", ts, prog, names[level]);
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

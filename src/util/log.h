@@ -7,6 +7,8 @@
 enum hbr_log_level { HBR_LOG_DEBUG, HBR_LOG_INFO, HBR_LOG_WARN, HBR_LOG_ERROR };
 
 void hbr_log_set_level(enum hbr_log_level level);
+/* The program named in each line ("hbrd" unless set; a static string). */
+void hbr_log_set_name(const char *name);
 void hbr_log(enum hbr_log_level level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
