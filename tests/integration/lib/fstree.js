@@ -49,14 +49,17 @@ function setXattr(file, name, value) {
   return r.status === 0;
 }
 
-function getXattrs(file) {
+/** The user.* xattrs of many files in one python3 run: {path: {name: hex}}. */
+function getXattrsMany(files) {
   const r = spawnSync('python3', ['-c',
     'import os,sys,json\n' +
-    'p=sys.argv[1]\n' +
-    'try:\n  names=os.listxattr(p, follow_symlinks=False)\nexcept OSError:\n  names=[]\n' +
-    'print(json.dumps({n: os.getxattr(p, n, follow_symlinks=False).hex() for n in sorted(names) if n.startswith("user.")}))',
-    file], { encoding: 'utf8' });
-  if (r.status !== 0) return {};
+    'out={}\n' +
+    'for p in json.load(sys.stdin):\n' +
+    '  try:\n    names=os.listxattr(p, follow_symlinks=False)\n  except OSError:\n    names=[]\n' +
+    '  out[p]={n: os.getxattr(p, n, follow_symlinks=False).hex() for n in sorted(names) if n.startswith("user.")}\n' +
+    'print(json.dumps(out))'],
+  { encoding: 'utf8', input: JSON.stringify(files), maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`reading xattrs: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
@@ -130,6 +133,7 @@ function sha(file) {
 function describeTree(root, opts = {}) {
   const out = {};
   const firstPathOfInode = new Map();
+  const xattrPaths = [];
   const walk = (rel) => {
     const p = path.join(root, rel);
     const st = fs.lstatSync(p);
@@ -153,13 +157,17 @@ function describeTree(root, opts = {}) {
     } else {
       e.type = 'other';
     }
-    if (opts.xattrs && !st.isSymbolicLink()) e.xattrs = getXattrs(p);
+    if (opts.xattrs && !st.isSymbolicLink()) xattrPaths.push([rel || '.', p]);
     out[rel || '.'] = e;
     if (st.isDirectory()) {
       for (const name of fs.readdirSync(p).sort()) walk(rel ? path.join(rel, name) : name);
     }
   };
   walk('');
+  if (xattrPaths.length) {
+    const got = getXattrsMany(xattrPaths.map(([, p]) => p));
+    for (const [rel, p] of xattrPaths) out[rel].xattrs = got[p];
+  }
   return out;
 }
 
