@@ -221,6 +221,55 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * Large objects (packs) bypass the page cache. On this class of machine
+ * (docs/BENCHMARKS.md) a buffered write of fresh data runs at 0.3-0.6
+ * GB/s, most of it the kernel copying into new page-cache pages, while
+ * O_DIRECT runs at 1.3 GB/s, fsync included; nobody reads a pack again
+ * soon after writing it. O_DIRECT needs an aligned buffer, so the data
+ * goes through an aligned bounce buffer; the unaligned tail, and every
+ * filesystem that refuses O_DIRECT (tmpfs), take the buffered path.
+ */
+#define DIRECT_MIN    (256u << 10)
+#define DIRECT_ALIGN  4096u
+#define DIRECT_BOUNCE (1u << 20)
+
+static int write_direct(int fd, const char *p, size_t len)
+{
+	size_t aligned = len & ~(size_t)(DIRECT_ALIGN - 1), done = 0;
+	int flags = fcntl(fd, F_GETFL);
+	void *bounce = NULL;
+
+	if (len < DIRECT_MIN || flags < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_DIRECT) < 0 ||
+	    posix_memalign(&bounce, DIRECT_ALIGN, DIRECT_BOUNCE) != 0) {
+		free(bounce);
+		return write_all(fd, p, len);
+	}
+	while (done < aligned) {
+		size_t n = aligned - done < DIRECT_BOUNCE ? aligned - done :
+		                                            DIRECT_BOUNCE;
+		ssize_t w;
+
+		memcpy(bounce, p + done, n);
+		w = pwrite(fd, bounce, n, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EINVAL)
+			break; /* not supported after all: buffered from here */
+		if (w <= 0) {
+			free(bounce);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	free(bounce);
+	if (fcntl(fd, F_SETFL, flags) < 0 ||
+	    lseek(fd, (off_t)done, SEEK_SET) < 0)
+		return -1;
+	return write_all(fd, p + done, len - done);
+}
+
 /* Create a new temporary file in dfd; O_EXCL so two puts (or a stale
  * file) never share one. */
 static int create_tmp(int *fd_out, char *name, int dfd)
@@ -272,7 +321,7 @@ static int local_put(struct hbr_vault *v, const char *key, const void *data,
 	}
 	have_tmp = true;
 	/* The mode must not depend on the umask hbrd was started with. */
-	if (fchmod(fd, 0600) < 0 || write_all(fd, data, len) < 0 ||
+	if (fchmod(fd, 0600) < 0 || write_direct(fd, data, len) < 0 ||
 	    fsync(fd) < 0) {
 		error = hbr_error_set_os(HBR_EIO, "write '%s/%s'", lv->root,
 		                         key);

@@ -167,7 +167,9 @@ static void test_roundtrip_empty(void **state)
 static void test_roundtrip_8mib(void **state)
 {
 	struct fx *f = *state;
-	size_t len = 8u << 20;
+	/* Not a multiple of the block size: the local backend writes the
+	 * aligned part with O_DIRECT and the tail buffered. */
+	size_t len = (8u << 20) + 1234;
 	unsigned char *data = hbr_malloc(len);
 	uint32_t x = 2463534242u;
 	struct hbr_buf b;
