@@ -19,7 +19,7 @@
 #include "vault/vault.h"
 
 #define ERRORS_SHOWN 100
-#define REFS_MAX     (256u << 20)
+#define REFS_MAX     HBR_REFS_OBJECT_MAX
 #define REFS_STEP    512
 
 struct check {
@@ -33,8 +33,14 @@ struct check {
 	size_t nsnaps, snaps_cap;
 	int64_t chunks, verified, snapshots, references;
 	int64_t stored, dead, orphaned, pending;
-	json_t *errors;
+	json_t *errors, *exclusive;
 	int64_t nerrors;
+	/* Objects found missing while reading the rows of one moment:
+	 * asked about again afterwards, since hbrd may have removed them
+	 * since (a pack rewritten, a snapshot reclaimed). */
+	char (*gone_packs)[HBR_GC_NAME_MAX];
+	char (*gone_snaps)[HBR_ID_MAX];
+	size_t ngone_packs, ngone_snaps, gp_cap, gs_cap;
 };
 
 static void problem(struct check *c, const char *fmt, ...)
@@ -71,6 +77,22 @@ static int cmp_snap(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+static void gone_pack(struct check *c, const char *pack_id)
+{
+	hbr_grow((void **)&c->gone_packs, &c->gp_cap, c->ngone_packs + 1,
+	         sizeof(*c->gone_packs));
+	(void)snprintf(c->gone_packs[c->ngone_packs++], HBR_GC_NAME_MAX, "%s",
+	               pack_id);
+}
+
+static void gone_snapshot(struct check *c, const char *snapshot_id)
+{
+	hbr_grow((void **)&c->gone_snaps, &c->gs_cap, c->ngone_snaps + 1,
+	         sizeof(*c->gone_snaps));
+	(void)snprintf(c->gone_snaps[c->ngone_snaps++], HBR_ID_MAX, "%s",
+	               snapshot_id);
+}
+
 /* A live pack's object: every chunk verifies, every row matches an
  * entry; rows at zero and copies no row names are dead bytes. */
 static void check_pack(struct check *c, const struct hbr_gc_pack *p,
@@ -82,8 +104,13 @@ static void check_pack(struct check *c, const struct hbr_gc_pack *p,
 	size_t nrows = 0;
 	int64_t named = 0;
 
-	if (hbr_vault_get(&obj, c->v, key, HBR_PACK_MAX_BYTES) < 0) {
-		problem(c, "pack %s: %s", p->pack_id, hbr_error_msg());
+	int error;
+
+	if ((error = hbr_vault_get(&obj, c->v, key, HBR_PACK_MAX_BYTES)) < 0) {
+		if (error == HBR_ENOTFOUND)
+			gone_pack(c, p->pack_id);
+		else
+			problem(c, "pack %s: %s", p->pack_id, hbr_error_msg());
 		return;
 	}
 	if (hbr_pack_parse(&view, obj.ptr, obj.len) < 0) {
@@ -157,6 +184,7 @@ static int on_snapshot(const char *snapshot_id, bool queued, void *payload)
 	char key[sizeof("refs/") + HBR_ID_MAX];
 	struct hbr_buf refs;
 	size_t n;
+	int error;
 
 	hbr_grow((void **)&c->snaps, &c->snaps_cap, c->nsnaps + 1,
 	         sizeof(*c->snaps));
@@ -165,8 +193,12 @@ static int on_snapshot(const char *snapshot_id, bool queued, void *payload)
 		return 0;
 	c->snapshots++;
 	(void)snprintf(key, sizeof(key), "refs/%s", snapshot_id);
-	if (hbr_vault_get(&refs, c->v, key, REFS_MAX) < 0) {
-		problem(c, "snapshot %s: %s", snapshot_id, hbr_error_msg());
+	if ((error = hbr_vault_get(&refs, c->v, key, REFS_MAX)) < 0) {
+		if (error == HBR_ENOTFOUND)
+			gone_snapshot(c, snapshot_id);
+		else
+			problem(c, "snapshot %s: %s", snapshot_id,
+			        hbr_error_msg());
 		return 0;
 	}
 	n = refs.len / HBR_CHUNK_ID_LEN;
@@ -210,11 +242,59 @@ static int on_refs_object(const char *key, uint64_t size, void *payload)
 	return 0;
 }
 
+static int on_exclusive(const char *client_id, int64_t kept, int64_t counted,
+                        void *payload)
+{
+	struct check *c = payload;
+
+	if (kept != counted)
+		problem(c,
+		        "client %s: %lld exclusive bytes kept, but its chunks"
+		        " hold %lld",
+		        client_id, (long long)kept, (long long)counted);
+	if (kept)
+		json_object_set_new(c->exclusive, client_id,
+		                    json_integer((json_int_t)kept));
+	return 0;
+}
+
+/* What was found missing, if it still should be there. */
+static void recheck_gone(struct check *c)
+{
+	int live;
+
+	for (size_t i = 0; i < c->ngone_packs; i++) {
+		const char *id = c->gone_packs[i];
+		if ((live = hbr_store_gc_pack_is_live(c->s, c->vault_id, id)) <
+		    0)
+			problem(c, "pack %s: %s", id, hbr_error_msg());
+		else if (live)
+			problem(c, "pack %s: its object is missing", id);
+	}
+	for (size_t i = 0; i < c->ngone_snaps; i++) {
+		const char *id = c->gone_snaps[i];
+		if ((live = hbr_store_gc_snapshot_is_live(c->s, id)) < 0)
+			problem(c, "snapshot %s: %s", id, hbr_error_msg());
+		else if (live)
+			problem(c, "snapshot %s: its refs object is missing",
+			        id);
+	}
+}
+
 static json_t *check_vault(struct check *c)
 {
-	int64_t stray = 0;
+	int64_t stray = 0, bad_owners = 0;
+	bool txn;
 
 	c->errors = json_array();
+	c->exclusive = json_object();
+	/* Every row is read in one read transaction, one moment's view,
+	 * while hbrd may be committing and reclaiming: what it removes
+	 * afterwards is an object missing for that view, asked about
+	 * again at the end. */
+	txn = c->s->ops->exec(c->s, "BEGIN") == 0;
+	if (!txn)
+		problem(c, "read transaction: %s", hbr_error_msg());
 	if (hbr_store_gc_each_pack(c->s, c->vault_id, add_pack, c) < 0)
 		problem(c, "pack rows: %s", hbr_error_msg());
 	qsort(c->packs, c->npacks, sizeof(*c->packs), cmp_pack);
@@ -225,8 +305,7 @@ static json_t *check_vault(struct check *c)
 		const struct hbr_gc_pack *p = &c->packs[i];
 
 		if (!c->seen[i] && !strcmp(p->state, "live"))
-			problem(c, "pack %s: its object is missing",
-			        p->pack_id);
+			gone_pack(c, p->pack_id);
 		/* Under half live: the next pass rewrites or drops it. */
 		if (!strcmp(p->state, "live") && p->live_bytes * 2 < p->bytes)
 			c->orphaned += p->bytes - p->live_bytes;
@@ -238,12 +317,24 @@ static json_t *check_vault(struct check *c)
 		        (long long)stray);
 	if (hbr_store_gc_each_snapshot(c->s, c->vault_id, on_snapshot, c) < 0)
 		problem(c, "snapshots: %s", hbr_error_msg());
+	if (hbr_store_gc_each_exclusive(c->s, c->vault_id, on_exclusive, c) < 0)
+		problem(c, "exclusive bytes: %s", hbr_error_msg());
+	if (hbr_store_gc_bad_owner_refs(&bad_owners, c->s, c->vault_id) < 0)
+		problem(c, "chunk rows: %s", hbr_error_msg());
+	else if (bad_owners)
+		problem(c,
+		        "%lld chunk rows count more references of their"
+		        " owner than references",
+		        (long long)bad_owners);
 	qsort(c->snaps, c->nsnaps, sizeof(*c->snaps), cmp_snap);
 	if (hbr_vault_list(c->v, "refs/", on_refs_object, c) < 0)
 		problem(c, "listing refs: %s", hbr_error_msg());
+	if (txn)
+		hbr_store_rollback(c->s);
+	recheck_gone(c);
 	return json_pack(
 	        "{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	        " s:o, s:I}",
+	        " s:o, s:I, s:o}",
 	        "VaultId", c->vault_id, "Clean", c->nerrors == 0, "Packs",
 	        (json_int_t)c->npacks, "Chunks", (json_int_t)c->chunks,
 	        "ChunksVerified", (json_int_t)c->verified, "Snapshots",
@@ -251,7 +342,8 @@ static json_t *check_vault(struct check *c)
 	        (json_int_t)c->references, "StoredBytes", (json_int_t)c->stored,
 	        "DeadBytes", (json_int_t)c->dead, "OrphanedBytes",
 	        (json_int_t)c->orphaned, "PendingBytes", (json_int_t)c->pending,
-	        "Errors", c->errors, "ErrorCount", (json_int_t)c->nerrors);
+	        "Errors", c->errors, "ErrorCount", (json_int_t)c->nerrors,
+	        "ExclusiveBytes", c->exclusive);
 }
 
 static void progress(const char *vault_id, const char *step,
@@ -334,6 +426,8 @@ int hbrd_cmd_vault(const struct hbrd_options *opts, const char *verb)
 		hbr_free(c.packs);
 		hbr_free(c.seen);
 		hbr_free(c.snaps);
+		hbr_free(c.gone_packs);
+		hbr_free(c.gone_snaps);
 	}
 out:
 	hbr_store_close(s);

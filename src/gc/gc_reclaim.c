@@ -21,21 +21,19 @@
 
 /* Snapshots per batch: their refs objects are read into memory whole. */
 #define BATCH_SNAPSHOTS 32
-/* Largest refs object read: 8 M references. */
-#define REFS_MAX (256u << 20)
+/* Largest refs object read: any a commit may write. */
+#define REFS_MAX HBR_REFS_OBJECT_MAX
 /* Decrements per transaction: milliseconds of writer time. */
 #define STEP_IDS 5000
 /* Packs looked at per vault per pass. */
 #define PACKS_PER_PASS 512
 /* A 'writing' pack this old was cut by a crash or refused. */
 #define STALE_WRITING_S 3600
+/* Batches another reclaimer may take from under one pass before it
+ * leaves the vault to that one. */
+#define CONFLICTS_MAX 100
 /* Chunk rows of a deleted vault per transaction. */
 #define FORGET_ROWS 10000
-
-static int cmp_id(const void *a, const void *b)
-{
-	return memcmp(a, b, HBR_CHUNK_ID_LEN);
-}
 
 static void report(const struct hbr_reclaim_config *cfg, const char *vault_id,
                    const char *step, const struct hbr_reclaim_stats *st)
@@ -56,22 +54,66 @@ static int open_vault(struct hbr_vault **out,
 	return hbr_vault_local_open(out, path);
 }
 
+/* A reference of one deleted snapshot: the chunk id, then the index of
+ * the snapshot's client in the batch, big-endian, so that memcmp sorts
+ * by id and then by client. */
+#define REC_LEN (HBR_CHUNK_ID_LEN + 4)
+
+static int cmp_rec(const void *a, const void *b)
+{
+	return memcmp(a, b, REC_LEN);
+}
+
+/* The batch's references, aggregated: sorted distinct ids past the
+ * cursor, and for each the (client, count) runs (struct hbr_gc_dec). */
+struct gathered {
+	uint8_t *ids;
+	size_t *first; /* n + 1 */
+	struct hbr_gc_ref *by;
+	char (*clients)[HBR_ID_MAX];
+	size_t n, nclients;
+};
+
+static void gathered_free(struct gathered *g)
+{
+	hbr_free(g->ids);
+	hbr_free(g->first);
+	hbr_free(g->by);
+	hbr_free(g->clients);
+	memset(g, 0, sizeof(*g));
+}
+
+static uint32_t client_index(struct gathered *g, const char *client)
+{
+	/* A batch holds at most BATCH_SNAPSHOTS snapshots: few clients. */
+	for (size_t i = 0; i < g->nclients; i++)
+		if (!strcmp(g->clients[i], client))
+			return (uint32_t)i;
+	memcpy(g->clients[g->nclients], client, strlen(client) + 1);
+	return (uint32_t)g->nclients++;
+}
+
 /*
- * Every reference of the batch's snapshots, sorted, as (id, count) runs
- * past the cursor. A snapshot without a refs object (committed before
- * the data plane, or never uploaded) named nothing.
+ * Every reference of the batch's snapshots, tagged with the snapshot's
+ * client, sorted, as per-(id, client) counts past the cursor. Memory is
+ * bounded by the batch: (32 + 4) bytes per reference read. A snapshot
+ * without a refs object (committed before the data plane, or never
+ * uploaded) named nothing.
  */
-static int gather(uint8_t **ids_out, uint32_t **counts_out, size_t *n_out,
-                  struct hbr_vault *v, const struct hbr_gc_batch *b)
+static int gather(struct gathered *g, struct hbr_vault *v,
+                  const struct hbr_gc_batch *b)
 {
 	struct hbr_buf all = HBR_BUF_INIT;
-	uint8_t *ids = NULL;
-	uint32_t *counts = NULL;
-	size_t total, n = 0;
+	size_t total, nby = 0;
 	int error = 0;
 
+	memset(g, 0, sizeof(*g));
+	g->clients = hbr_calloc(b->n ? b->n : 1, sizeof(*g->clients));
 	for (size_t i = 0; i < b->n && !error; i++) {
 		char key[sizeof("refs/") + HBR_ID_MAX];
+		uint32_t ci = client_index(g, b->clients[i]);
+		uint8_t tag[4] = { (uint8_t)(ci >> 24), (uint8_t)(ci >> 16),
+			           (uint8_t)(ci >> 8), (uint8_t)ci };
 		struct hbr_buf one;
 
 		(void)snprintf(key, sizeof(key), "refs/%s", b->snapshots[i]);
@@ -82,46 +124,67 @@ static int gather(uint8_t **ids_out, uint32_t **counts_out, size_t *n_out,
 		}
 		if (error < 0)
 			break;
-		if (one.len % HBR_CHUNK_ID_LEN)
+		if (one.len % HBR_CHUNK_ID_LEN) {
 			error = hbr_error_set(
 			        HBR_ECORRUPT,
 			        "%s: %zu bytes is not a list of ids", key,
 			        one.len);
-		else
-			error = hbr_buf_put(&all, one.ptr, one.len);
+		} else {
+			for (size_t k = 0; k < one.len && !error;
+			     k += HBR_CHUNK_ID_LEN)
+				if ((error = hbr_buf_put(&all, one.ptr + k,
+				                         HBR_CHUNK_ID_LEN)) ==
+				    0)
+					error = hbr_buf_put(&all, tag,
+					                    sizeof(tag));
+		}
 		hbr_buf_release(&one);
 	}
 	if (error < 0)
-		goto out;
-	total = all.len / HBR_CHUNK_ID_LEN;
-	qsort(all.ptr, total, HBR_CHUNK_ID_LEN, cmp_id);
-	ids = hbr_malloc(total ? all.len : 1);
-	counts = hbr_malloc((total ? total : 1) * sizeof(*counts));
+		goto fail;
+	total = all.len / REC_LEN;
+	qsort(all.ptr, total, REC_LEN, cmp_rec);
+	g->ids = hbr_malloc(total ? total * HBR_CHUNK_ID_LEN : 1);
+	g->first = hbr_malloc((total + 1) * sizeof(*g->first));
+	g->by = hbr_malloc((total ? total : 1) * sizeof(*g->by));
 	for (size_t i = 0; i < total;) {
-		const uint8_t *id =
-		        (const uint8_t *)all.ptr + i * HBR_CHUNK_ID_LEN;
-		size_t j = i + 1;
+		const uint8_t *rec = (const uint8_t *)all.ptr + i * REC_LEN;
+		bool take = !b->has_cursor ||
+		            memcmp(rec, b->cursor, HBR_CHUNK_ID_LEN) > 0;
+		size_t j = i;
 
-		while (j < total && !memcmp(all.ptr + j * HBR_CHUNK_ID_LEN, id,
-		                            HBR_CHUNK_ID_LEN))
-			j++;
-		if (!b->has_cursor ||
-		    memcmp(id, b->cursor, HBR_CHUNK_ID_LEN) > 0) {
-			memcpy(ids + n * HBR_CHUNK_ID_LEN, id,
+		if (take) {
+			memcpy(g->ids + g->n * HBR_CHUNK_ID_LEN, rec,
 			       HBR_CHUNK_ID_LEN);
-			counts[n++] = (uint32_t)(j - i);
+			g->first[g->n++] = nby;
+		}
+		/* The id's run, in runs of equal (id, client) records. */
+		while (j < total &&
+		       !memcmp(all.ptr + j * REC_LEN, rec, HBR_CHUNK_ID_LEN)) {
+			const uint8_t *r =
+			        (const uint8_t *)all.ptr + j * REC_LEN;
+			size_t k = j + 1;
+
+			while (k < total &&
+			       !memcmp(all.ptr + k * REC_LEN, r, REC_LEN))
+				k++;
+			if (take) {
+				const uint8_t *t = r + HBR_CHUNK_ID_LEN;
+				g->by[nby].client = (uint32_t)t[0] << 24 |
+				                    (uint32_t)t[1] << 16 |
+				                    (uint32_t)t[2] << 8 | t[3];
+				g->by[nby++].count = (uint32_t)(k - j);
+			}
+			j = k;
 		}
 		i = j;
 	}
-	*ids_out = ids;
-	*counts_out = counts;
-	*n_out = n;
-	ids = NULL;
-	counts = NULL;
-out:
+	g->first[g->n] = nby;
 	hbr_buf_release(&all);
-	hbr_free(ids);
-	hbr_free(counts);
+	return 0;
+fail:
+	hbr_buf_release(&all);
+	gathered_free(g);
 	return error;
 }
 
@@ -136,16 +199,18 @@ static void remove_refs(struct hbr_vault *v, const struct hbr_gc_batch *b)
 	}
 }
 
-/* Apply the vault's queued deletions, batch after batch. */
+/* Apply the vault's queued deletions, batch after batch. Another
+ * reclaimer working on the vault at the same time makes a step answer
+ * HBR_ECONFLICT (store_reclaim.h): it moved the batch on, so open it
+ * again from where it got; past CONFLICTS_MAX such turns leave the
+ * vault to it. */
 static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
                            struct hbr_vault *v, const char *vault_id,
                            const struct hbr_reclaim_config *cfg)
 {
-	for (;;) {
+	for (int conflicts = 0;;) {
 		struct hbr_gc_batch b;
-		uint8_t *ids = NULL;
-		uint32_t *counts = NULL;
-		size_t n = 0;
+		struct gathered g = { 0 };
 		int error;
 
 		if ((error = hbr_store_gc_batch_open(&b, s, vault_id,
@@ -159,16 +224,19 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		if (!b.done) {
 			int64_t now = hbr_time_now();
 
-			error = gather(&ids, &counts, &n, v, &b);
-			for (size_t i = 0; i < n && !error; i += STEP_IDS) {
+			error = gather(&g, v, &b);
+			for (size_t i = 0; i < g.n && !error; i += STEP_IDS) {
 				struct hbr_gc_dec d = {
-					.ids = ids + i * HBR_CHUNK_ID_LEN,
-					.counts = counts + i,
-					.n = n - i < STEP_IDS ? n - i :
-					                        STEP_IDS,
+					.ids = g.ids + i * HBR_CHUNK_ID_LEN,
+					.first = g.first + i,
+					.by = g.by,
+					.clients = (const char(*)[HBR_ID_MAX])
+					                   g.clients,
+					.n = g.n - i < STEP_IDS ? g.n - i :
+					                          STEP_IDS,
 				};
 				error = hbr_store_gc_decrement(
-				        &st->chunks_freed, s, vault_id, &d,
+				        &st->chunks_freed, s, vault_id, &b, &d,
 				        now);
 				hbr_crashpoint("reclaim: decrement step");
 				if (!error) {
@@ -176,10 +244,10 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 					report(cfg, vault_id, "decrement", st);
 				}
 			}
-			hbr_free(ids);
-			hbr_free(counts);
+			gathered_free(&g);
 			if (!error)
-				error = hbr_store_gc_batch_done(s, vault_id);
+				error = hbr_store_gc_batch_done(s, vault_id,
+				                                &b);
 			hbr_crashpoint("reclaim: batch applied");
 		}
 		if (!error) {
@@ -193,6 +261,10 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 			report(cfg, vault_id, "batch", st);
 		}
 		hbr_gc_batch_free(&b);
+		if (error == HBR_ECONFLICT && ++conflicts <= CONFLICTS_MAX)
+			continue;
+		if (error == HBR_ECONFLICT)
+			return 0;
 		if (error < 0)
 			return error;
 	}

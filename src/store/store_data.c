@@ -632,15 +632,73 @@ static int add_live_bytes(struct hbr_store *s, const char *vault_id,
 	return error;
 }
 
-/* Raise the count of every ref; *stored_out sums the stored bytes of
- * chunks no live snapshot referenced before. HBR_ENOCHUNK naming the
- * first few when any has no row (the caller rolls back). */
+void hbr_owner_delta_add(struct hbr_owner_delta **d, size_t *n, size_t *cap,
+                         const char *client_id, int64_t bytes)
+{
+	/* Runs of the same owner are the common case: one entry each. */
+	if (*n && !strcmp((*d)[*n - 1].client_id, client_id)) {
+		(*d)[*n - 1].bytes += bytes;
+		return;
+	}
+	hbr_grow((void **)d, cap, *n + 1, sizeof(**d));
+	(void)snprintf((*d)[*n].client_id, sizeof((*d)[*n].client_id), "%s",
+	               client_id);
+	(*d)[(*n)++].bytes = bytes;
+}
+
+static int cmp_delta(const void *a, const void *b)
+{
+	return strcmp(((const struct hbr_owner_delta *)a)->client_id,
+	              ((const struct hbr_owner_delta *)b)->client_id);
+}
+
+int hbr_store_owner_deltas_apply(struct hbr_store *s, const char *vault_id,
+                                 struct hbr_owner_delta *d, size_t n)
+{
+	int error = 0;
+
+	qsort(d, n, sizeof(*d), cmp_delta);
+	for (size_t i = 0; i < n && error >= 0;) {
+		int64_t bytes = 0;
+		size_t k = i;
+
+		for (; k < n && !strcmp(d[k].client_id, d[i].client_id); k++)
+			bytes += d[k].bytes;
+		if (bytes)
+			error = hbr_store_execf(
+			        s,
+			        "INSERT INTO client_bytes (client_id, vault_id,"
+			        " exclusive_bytes) VALUES (?, ?, ?)"
+			        " ON CONFLICT (client_id, vault_id) DO UPDATE"
+			        " SET exclusive_bytes ="
+			        " client_bytes.exclusive_bytes"
+			        " + excluded.exclusive_bytes",
+			        "ssi", d[i].client_id, vault_id, bytes);
+		i = k;
+	}
+	return error < 0 ? error : 0;
+}
+
+/* Whether a chunk counts as its owner's exclusive bytes. */
+static bool exclusive(int64_t refs, int64_t owner_refs)
+{
+	return owner_refs > 0 && refs == owner_refs;
+}
+
+/* Raise the count of every ref for client_id's snapshot; *stored_out
+ * sums the stored bytes of chunks no live snapshot referenced before.
+ * Owners' exclusive bytes follow (docs/RECLAMATION.md): a chunk going
+ * from 0 to 1 becomes the committer's; one of another owner that was
+ * exclusive is no longer. HBR_ENOCHUNK naming the first few when any
+ * has no row (the caller rolls back). */
 static int add_refs(int64_t *stored_out, struct hbr_store *s,
-                    const char *vault_id, const uint8_t *refs, size_t n)
+                    const char *vault_id, const char *client_id,
+                    const uint8_t *refs, size_t n)
 {
 	struct hbr_buf named = HBR_BUF_INIT;
 	struct pack_gain *gains = NULL;
-	size_t ngains = 0, cap = 0, missing = 0;
+	struct hbr_owner_delta *deltas = NULL;
+	size_t ngains = 0, cap = 0, missing = 0, ndeltas = 0, dcap = 0;
 	int64_t stored = 0;
 	int error = 0;
 
@@ -648,23 +706,47 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 		const uint8_t *id = refs + i * HBR_CHUNK_ID_LEN;
 		struct hbr_stmt *st = NULL;
 
+		/* SET's right-hand sides read the row as it was. */
 		if ((error = hbr_store_queryf(
 		             &st, s,
 		             "UPDATE chunks SET refs = refs + 1,"
-		             " dead_since = NULL WHERE vault_id = ?"
-		             " AND chunk_id = ?"
-		             " RETURNING refs, stored_len, pack_id",
-		             "sb", vault_id, id, (size_t)HBR_CHUNK_ID_LEN)) < 0)
+		             " dead_since = NULL,"
+		             " owner = CASE WHEN refs = 0 THEN ? ELSE owner END,"
+		             " owner_refs = CASE WHEN refs = 0 THEN 1"
+		             " WHEN owner = ? THEN owner_refs + 1"
+		             " ELSE owner_refs END"
+		             " WHERE vault_id = ? AND chunk_id = ?"
+		             " RETURNING refs, stored_len, pack_id, owner,"
+		             " owner_refs",
+		             "sssb", client_id, client_id, vault_id, id,
+		             (size_t)HBR_CHUNK_ID_LEN)) < 0)
 			goto out;
-		if ((error = hbr_stmt_next(st)) == 1 &&
-		    hbr_stmt_int(st, 0) == 1) {
-			hbr_grow((void **)&gains, &cap, ngains + 1,
-			         sizeof(*gains));
-			(void)snprintf(gains[ngains].pack_id,
-			               sizeof(gains[ngains].pack_id), "%s",
-			               hbr_stmt_text(st, 2));
-			gains[ngains].bytes = hbr_stmt_int(st, 1);
-			stored += gains[ngains++].bytes;
+		if ((error = hbr_stmt_next(st)) == 1) {
+			int64_t r = hbr_stmt_int(st, 0),
+			        len = hbr_stmt_int(st, 1),
+			        o_r = hbr_stmt_int(st, 4);
+			const char *owner = hbr_stmt_is_null(st, 3) ?
+			                            NULL :
+			                            hbr_stmt_text(st, 3);
+			bool mine = owner && !strcmp(owner, client_id);
+			/* Before: one reference fewer, and one fewer of the
+			 * owner's when the owner is the committer. */
+			bool was = r > 1 &&
+			           exclusive(r - 1, mine ? o_r - 1 : o_r),
+			     now = exclusive(r, o_r);
+
+			if (r == 1) {
+				hbr_grow((void **)&gains, &cap, ngains + 1,
+				         sizeof(*gains));
+				(void)snprintf(gains[ngains].pack_id,
+				               sizeof(gains[ngains].pack_id),
+				               "%s", hbr_stmt_text(st, 2));
+				gains[ngains].bytes = len;
+				stored += gains[ngains++].bytes;
+			}
+			if (owner && was != now)
+				hbr_owner_delta_add(&deltas, &ndeltas, &dcap,
+				                    owner, now ? len : -len);
 		}
 		hbr_stmt_done(st);
 		if (error < 0)
@@ -685,11 +767,14 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 		                      missing > MISSING_NAMED ? ", ..." : "");
 		goto out;
 	}
-	if ((error = add_live_bytes(s, vault_id, gains, ngains)) < 0)
+	if ((error = add_live_bytes(s, vault_id, gains, ngains)) < 0 ||
+	    (error = hbr_store_owner_deltas_apply(s, vault_id, deltas,
+	                                          ndeltas)) < 0)
 		goto out;
 	*stored_out = stored;
 out:
 	hbr_free(gains);
+	hbr_free(deltas);
 	hbr_buf_release(&named);
 	return error;
 }
@@ -780,8 +865,8 @@ int hbr_store_snapshot_commit(struct hbr_snapshot_committed *out,
 		goto done;
 	}
 	if ((error = check_running(job, j)) < 0 ||
-	    (error = add_refs(&r.stored_bytes, s, str(job, "VaultId"), c->refs,
-	                      c->nrefs)) < 0)
+	    (error = add_refs(&r.stored_bytes, s, str(job, "VaultId"),
+	                      str(job, "ClientId"), c->refs, c->nrefs)) < 0)
 		goto fail;
 	if (str(job, "ParentSnapshotId")[0] &&
 	    hbr_store_get(&parent, s, HBR_ENT_SNAPSHOT, j->account_id,

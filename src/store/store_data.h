@@ -25,6 +25,12 @@
 #include "store/store.h"
 
 #define HBR_PACK_ID_HEX 32 /* random hex digits of a pack id */
+/* Distinct chunks one snapshot may reference (CommitAgentSnapshot), so
+ * its refs object is at most this many 32-byte ids: about 1 TiB of data
+ * at 64 KiB chunks. Reclamation and `hbrd vault check` read any object
+ * the commit may write. */
+#define HBR_SNAPSHOT_REFS_MAX (16u << 20)
+#define HBR_REFS_OBJECT_MAX   ((size_t)HBR_SNAPSHOT_REFS_MAX * HBR_CHUNK_ID_LEN)
 
 enum hbr_job_type { HBR_JOB_BACKUP, HBR_JOB_RESTORE };
 
@@ -176,5 +182,25 @@ struct hbr_snapshot_committed {
 int hbr_store_snapshot_commit(struct hbr_snapshot_committed *out,
                               struct hbr_store *s,
                               const struct hbr_snapshot_commit *c);
+
+/*
+ * Exclusive bytes (docs/RECLAMATION.md): a chunk is exclusive to its
+ * owner, the client whose snapshot took it from 0 references to 1,
+ * while every reference is the owner's (refs = owner_refs > 0). Writers
+ * of the counts gather per-owner changes of a vault and apply them once
+ * per owner in their transaction.
+ */
+struct hbr_owner_delta {
+	char client_id[HBR_ID_MAX];
+	int64_t bytes;
+};
+/* Append a change (merged into the last entry when it is the same
+ * owner's). */
+void hbr_owner_delta_add(struct hbr_owner_delta **d, size_t *n, size_t *cap,
+                         const char *client_id, int64_t bytes);
+/* Add each owner's total to client_bytes, in the caller's transaction;
+ * sorts d. */
+int hbr_store_owner_deltas_apply(struct hbr_store *s, const char *vault_id,
+                                 struct hbr_owner_delta *d, size_t n);
 
 #endif

@@ -114,6 +114,12 @@ int hbr_store_delete_vault(struct hbr_delete_counts *out, struct hbr_store *s,
 	                             "DELETE FROM restore_jobs WHERE"
 	                             " vault_id = ?",
 	                             "s", vault_id)) < 0 ||
+	    /* Its data goes whole, and nobody's exclusive bytes are in
+	     * it any more. */
+	    (error = hbr_store_execf(s,
+	                             "DELETE FROM client_bytes WHERE"
+	                             " vault_id = ?",
+	                             "s", vault_id)) < 0 ||
 	    (error = hbr_store_execf(s,
 	                             "UPDATE vaults SET deleted = 1,"
 	                             " updated_time = ? WHERE vault_id = ?"

@@ -4,6 +4,7 @@
  * the counts an update leaves.
  */
 #include "common.h"
+#include <pthread.h>
 #include "store/store_reclaim.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -13,6 +14,7 @@ void hbr_gc_batch_free(struct hbr_gc_batch *b)
 	if (!b)
 		return;
 	hbr_free(b->snapshots);
+	hbr_free(b->clients);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -65,22 +67,32 @@ static int load_batch(struct hbr_gc_batch *b, struct hbr_store *s,
                       const char *vault_id)
 {
 	struct hbr_stmt *st;
-	size_t cap = 0;
+	size_t cap = 0, ccap = 0;
 	int rc;
 
 	if ((rc = hbr_store_queryf(&st, s,
-	                           "SELECT snapshot_id FROM gc_queue"
+	                           "SELECT snapshot_id, client_id FROM gc_queue"
 	                           " WHERE vault_id = ? AND id BETWEEN ? AND ?"
 	                           " ORDER BY id",
 	                           "sii", vault_id, b->first_id, b->last_id)) <
 	    0)
 		return rc;
 	while ((rc = hbr_stmt_next(st)) > 0) {
+		const char *snap = hbr_stmt_text(st, 0),
+		           *client = hbr_stmt_text(st, 1);
+
+		if (strlen(snap) >= HBR_ID_MAX ||
+		    strlen(client) >= HBR_ID_MAX) {
+			rc = hbr_error_set(HBR_ECORRUPT,
+			                   "gc_queue: id too long: %s", snap);
+			break;
+		}
 		hbr_grow((void **)&b->snapshots, &cap, b->n + 1,
 		         sizeof(*b->snapshots));
-		if ((rc = copy_name(b->snapshots[b->n], hbr_stmt_text(st, 0))) <
-		    0)
-			break;
+		hbr_grow((void **)&b->clients, &ccap, b->n + 1,
+		         sizeof(*b->clients));
+		memcpy(b->snapshots[b->n], snap, strlen(snap) + 1);
+		memcpy(b->clients[b->n], client, strlen(client) + 1);
 		b->n++;
 	}
 	hbr_stmt_done(st);
@@ -190,48 +202,192 @@ static int apply_pack_bytes(struct hbr_store *s, const char *vault_id,
 	return rc < 0 ? rc : 0;
 }
 
-int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
-                           const char *vault_id, const struct hbr_gc_dec *d,
-                           int64_t now)
+/* Clients whose references to one chunk are lowered by one statement;
+ * more take several. */
+#define GROUP_MAX 32
+
+/* The decrement of one chunk by the references of up to g clients
+ * (g a power of two, so a handful of texts share the statement cache):
+ * refs falls by their total, owner_refs by the owner's share, each
+ * clamped at 0. SET's right-hand sides read the row as it was. A row
+ * already at 0 has nothing to lower: skipping it keeps a damaged count
+ * from taking its pack's live bytes twice. */
+static char group_sql[6][4096];
+static pthread_once_t group_once = PTHREAD_ONCE_INIT;
+
+static void build_group_sql(void)
 {
-	struct pack_bytes *pb = NULL;
-	size_t npb = 0, cap = 0;
-	int64_t zeroed = 0;
+	for (size_t i = 0, g = 1; i < HBR_ARRAY_SIZE(group_sql); i++, g *= 2) {
+		char *p = group_sql[i], *end = p + sizeof(group_sql[i]);
+
+		p += snprintf(p, (size_t)(end - p),
+		              "UPDATE chunks SET refs = CASE WHEN refs > ?"
+		              " THEN refs - ? ELSE 0 END,"
+		              " owner_refs = owner_refs - CASE owner");
+		for (size_t k = 0; k < g; k++)
+			p += snprintf(p, (size_t)(end - p),
+			              " WHEN ? THEN CASE WHEN owner_refs > ?"
+			              " THEN ? ELSE owner_refs END");
+		p += snprintf(p, (size_t)(end - p),
+		              " ELSE 0 END,"
+		              " dead_since = CASE WHEN refs > ? THEN"
+		              " dead_since ELSE ? END"
+		              " WHERE vault_id = ? AND chunk_id = ?"
+		              " AND refs > 0"
+		              " RETURNING refs, pack_id, stored_len, owner,"
+		              " owner_refs");
+		HBR_ASSERT(p < end);
+	}
+}
+
+/* What one transaction of decrements gathers for its last statements. */
+struct dec_step {
+	struct pack_bytes *pb;
+	size_t npb, pcap;
+	struct hbr_owner_delta *deltas;
+	size_t ndeltas, dcap;
+	int64_t zeroed;
+};
+
+static int decrement_group(struct dec_step *acc, struct hbr_store *s,
+                           const char *vault_id, const uint8_t *id,
+                           const struct hbr_gc_ref *by, size_t k,
+                           const char (*clients)[HBR_ID_MAX], int64_t now)
+{
+	struct hbr_stmt *st = NULL;
+	size_t g = 1, which = 0;
+	int64_t total = 0;
+	int rc, idx = 1;
+
+	HBR_ASSERT(k >= 1 && k <= GROUP_MAX);
+	while (g < k) {
+		g *= 2;
+		which++;
+	}
+	for (size_t i = 0; i < k; i++)
+		total += by[i].count;
+	(void)pthread_once(&group_once, build_group_sql);
+	if ((rc = s->ops->prepare(&st, s, group_sql[which])) < 0)
+		return rc;
+	if ((rc = s->ops->bind_int64(st, idx++, total)) < 0 ||
+	    (rc = s->ops->bind_int64(st, idx++, total)) < 0)
+		goto out;
+	for (size_t i = 0; i < g && rc == 0; i++) {
+		int64_t c = i < k ? by[i].count : 0;
+
+		if ((rc = i < k ? s->ops->bind_text(st, idx++,
+		                                    clients[by[i].client]) :
+		                  s->ops->bind_null(st, idx++)) < 0 ||
+		    (rc = s->ops->bind_int64(st, idx++, c)) < 0)
+			break;
+		rc = s->ops->bind_int64(st, idx++, c);
+	}
+	if (rc < 0 || (rc = s->ops->bind_int64(st, idx++, total)) < 0 ||
+	    (rc = s->ops->bind_int64(st, idx++, now)) < 0 ||
+	    (rc = s->ops->bind_text(st, idx++, vault_id)) < 0 ||
+	    (rc = s->ops->bind_blob(st, idx++, id, HBR_CHUNK_ID_LEN)) < 0)
+		goto out;
+	if ((rc = hbr_stmt_next(st)) > 0) {
+		int64_t r = hbr_stmt_int(st, 0), len = hbr_stmt_int(st, 2),
+		        o_r = hbr_stmt_int(st, 4), mine = 0;
+		const char *owner =
+		        hbr_stmt_is_null(st, 3) ? NULL : hbr_stmt_text(st, 3);
+		bool was, now_excl;
+
+		for (size_t i = 0; owner && i < k; i++)
+			if (!strcmp(owner, clients[by[i].client]))
+				mine = by[i].count;
+		/* Before: `total` references more, `mine` of them the
+		 * owner's (exact unless a damaged count was clamped). */
+		was = o_r + mine > 0 && r + total == o_r + mine;
+		now_excl = o_r > 0 && r == o_r;
+		if (r == 0) {
+			hbr_grow((void **)&acc->pb, &acc->pcap, acc->npb + 1,
+			         sizeof(*acc->pb));
+			rc = copy_name(acc->pb[acc->npb].pack_id,
+			               hbr_stmt_text(st, 1));
+			acc->pb[acc->npb++].bytes = len;
+			acc->zeroed++;
+		}
+		if (owner && was != now_excl)
+			hbr_owner_delta_add(&acc->deltas, &acc->ndeltas,
+			                    &acc->dcap, owner,
+			                    now_excl ? len : -len);
+	}
+out:
+	hbr_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+/* In the caller's transaction: HBR_ECONFLICT unless the vault's batch
+ * is still b, not done, and (first_id given) applied only below it. */
+static int batch_is(struct hbr_store *s, const char *vault_id,
+                    const struct hbr_gc_batch *b, const uint8_t *first_id)
+{
+	struct hbr_stmt *st;
+	bool ours = false;
+	int rc;
+
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT first_id, last_id, cursor, done"
+	                           " FROM gc_batch WHERE vault_id = ?",
+	                           "s", vault_id)) < 0)
+		return rc;
+	if ((rc = hbr_stmt_next(st)) > 0) {
+		size_t len = 0;
+		const uint8_t *cur = hbr_stmt_blob(st, 2, &len);
+
+		ours = hbr_stmt_int(st, 0) == b->first_id &&
+		       hbr_stmt_int(st, 1) == b->last_id;
+		if (ours && first_id)
+			ours = !hbr_stmt_int(st, 3) &&
+			       (!cur || len != HBR_CHUNK_ID_LEN ||
+			        memcmp(cur, first_id, HBR_CHUNK_ID_LEN) < 0);
+	}
+	hbr_stmt_done(st);
+	if (rc < 0)
+		return rc;
+	if (!ours)
+		return hbr_error_set(HBR_ECONFLICT,
+		                     "vault %s: another reclaimer moved the"
+		                     " batch on",
+		                     vault_id);
+	return 0;
+}
+
+int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
+                           const char *vault_id, const struct hbr_gc_batch *b,
+                           const struct hbr_gc_dec *d, int64_t now)
+{
+	struct dec_step acc = { 0 };
 	int rc;
 
 	if (!d->n)
 		return 0;
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
+	if ((rc = batch_is(s, vault_id, b, d->ids)) < 0)
+		goto fail;
+	/* One statement per chunk (per GROUP_MAX clients that named it):
+	 * applying groups in turn moves exclusivity through the states in
+	 * between, and the changes add up to the whole. */
 	for (size_t i = 0; i < d->n; i++) {
 		const uint8_t *id = d->ids + i * HBR_CHUNK_ID_LEN;
-		int64_t c = d->counts[i];
-		struct hbr_stmt *st;
 
-		if ((rc = hbr_store_queryf(
-		             &st, s,
-		             "UPDATE chunks SET refs = CASE WHEN refs > ?"
-		             " THEN refs - ? ELSE 0 END,"
-		             " dead_since = CASE WHEN refs > ? THEN dead_since"
-		             " ELSE ? END"
-		             " WHERE vault_id = ? AND chunk_id = ?"
-		             " RETURNING refs, pack_id, stored_len",
-		             "iiiisb", c, c, c, now, vault_id, id,
-		             (size_t)HBR_CHUNK_ID_LEN)) < 0)
-			goto fail;
-		/* A missing row is a chunk a vault check would report; the
-		 * decrement has nothing to lower. */
-		if ((rc = hbr_stmt_next(st)) > 0 && hbr_stmt_int(st, 0) == 0) {
-			hbr_grow((void **)&pb, &cap, npb + 1, sizeof(*pb));
-			rc = copy_name(pb[npb].pack_id, hbr_stmt_text(st, 1));
-			pb[npb++].bytes = hbr_stmt_int(st, 2);
-			zeroed++;
+		for (size_t k = d->first[i]; k < d->first[i + 1];
+		     k += GROUP_MAX) {
+			size_t left = d->first[i + 1] - k;
+
+			if ((rc = decrement_group(
+			             &acc, s, vault_id, id, d->by + k,
+			             left < GROUP_MAX ? left : GROUP_MAX,
+			             d->clients, now)) < 0)
+				goto fail;
 		}
-		hbr_stmt_done(st);
-		if (rc < 0)
-			goto fail;
 	}
-	if ((rc = apply_pack_bytes(s, vault_id, pb, npb)) < 0 ||
+	if ((rc = apply_pack_bytes(s, vault_id, acc.pb, acc.npb)) < 0 ||
+	    (rc = hbr_store_owner_deltas_apply(s, vault_id, acc.deltas,
+	                                       acc.ndeltas)) < 0 ||
 	    (rc = hbr_store_execf(s,
 	                          "UPDATE gc_batch SET cursor = ?"
 	                          " WHERE vault_id = ?",
@@ -239,20 +395,33 @@ int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
 	                          (size_t)HBR_CHUNK_ID_LEN, vault_id)) < 0 ||
 	    (rc = hbr_store_commit(s)) < 0)
 		goto fail;
-	hbr_free(pb);
-	*zeroed_out += zeroed;
-	return 0;
+	*zeroed_out += acc.zeroed;
+	goto out;
 fail:
 	hbr_store_rollback(s);
-	hbr_free(pb);
+out:
+	hbr_free(acc.pb);
+	hbr_free(acc.deltas);
 	return rc;
 }
 
-int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id)
+int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id,
+                            const struct hbr_gc_batch *b)
 {
-	return hbr_store_execf(
-	        s, "UPDATE gc_batch SET done = 1 WHERE vault_id = ?", "s",
-	        vault_id);
+	int rc;
+
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	if ((rc = batch_is(s, vault_id, b, NULL)) < 0 ||
+	    (rc = hbr_store_execf(s,
+	                          "UPDATE gc_batch SET done = 1"
+	                          " WHERE vault_id = ?",
+	                          "s", vault_id)) < 0 ||
+	    (rc = hbr_store_commit(s)) < 0) {
+		hbr_store_rollback(s);
+		return rc;
+	}
+	return 0;
 }
 
 int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
@@ -262,7 +431,13 @@ int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
 
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
-	if ((rc = hbr_store_execf(s,
+	if ((rc = batch_is(s, vault_id, b, NULL)) == HBR_ECONFLICT) {
+		/* Closed already, by another reclaimer. */
+		hbr_store_rollback(s);
+		return 0;
+	}
+	if (rc < 0 ||
+	    (rc = hbr_store_execf(s,
 	                          "DELETE FROM gc_queue WHERE vault_id = ?"
 	                          " AND id BETWEEN ? AND ?",
 	                          "sii", vault_id, b->first_id, b->last_id)) <
@@ -453,8 +628,15 @@ int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
 	*switched_out = false;
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
-	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0)
+	/* Another reclaimer may have rewritten or dropped the pack since
+	 * it was listed: then this copy is not needed. */
+	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0 ||
+	    (rc = hbr_store_gc_pack_is_live(s, vault_id, old_pack)) < 0)
 		goto fail;
+	if (!rc) {
+		hbr_store_rollback(s);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		/* A row no longer in the old pack (another rewrite got there
 		 * first) is left alone by the pack_id condition. */
@@ -484,8 +666,15 @@ int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
 	                          "SELECT COALESCE(SUM(stored_len), 0)"
 	                          " FROM chunks WHERE vault_id = ?"
 	                          " AND pack_id = ? AND refs > 0",
-	                          "ss", vault_id, new_pack)) < 0 ||
-	    (rc = hbr_store_execf(s,
+	                          "ss", vault_id, new_pack)) < 0)
+		goto fail;
+	if (!live) {
+		/* Nothing referenced moved: it all died meanwhile. The old
+		 * pack is dropped whole by a later pass; the copy goes. */
+		hbr_store_rollback(s);
+		return 0;
+	}
+	if ((rc = hbr_store_execf(s,
 	                          "UPDATE packs SET state = 'live',"
 	                          " live_bytes = ? WHERE vault_id = ?"
 	                          " AND pack_id = ?",
@@ -550,6 +739,10 @@ int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
 	     (rc = hbr_store_execf(s, "DELETE FROM gc_queue WHERE vault_id = ?",
 	                           "s", vault_id)) < 0 ||
 	     (rc = hbr_store_execf(s, "DELETE FROM gc_batch WHERE vault_id = ?",
+	                           "s", vault_id)) < 0 ||
+	     (rc = hbr_store_execf(s,
+	                           "DELETE FROM client_bytes WHERE"
+	                           " vault_id = ?",
 	                           "s", vault_id)) < 0))
 		goto fail;
 	if ((rc = hbr_store_commit(s)) < 0)
@@ -617,5 +810,63 @@ int hbr_store_gc_stray_chunks(int64_t *out, struct hbr_store *s,
 	                       " FROM packs p WHERE p.vault_id = c.vault_id"
 	                       " AND p.pack_id = c.pack_id"
 	                       " AND p.state = 'live')",
+	                       "s", vault_id);
+}
+
+int hbr_store_gc_each_exclusive(struct hbr_store *s, const char *vault_id,
+                                hbr_gc_exclusive_cb *cb, void *payload)
+{
+	struct hbr_stmt *st;
+	int rc;
+
+	if ((rc = hbr_store_queryf(
+	             &st, s,
+	             "SELECT client_id, SUM(kept), SUM(counted) FROM"
+	             " (SELECT client_id, exclusive_bytes AS kept,"
+	             " 0 AS counted FROM client_bytes WHERE vault_id = ?"
+	             " UNION ALL SELECT owner, 0, stored_len FROM chunks"
+	             " WHERE vault_id = ? AND owner IS NOT NULL"
+	             " AND owner_refs > 0 AND refs = owner_refs) t"
+	             " GROUP BY client_id ORDER BY client_id",
+	             "ss", vault_id, vault_id)) < 0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0)
+		if ((rc = cb(hbr_stmt_text(st, 0), hbr_stmt_int(st, 1),
+		             hbr_stmt_int(st, 2), payload)) != 0)
+			break;
+	hbr_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+int hbr_store_gc_pack_is_live(struct hbr_store *s, const char *vault_id,
+                              const char *pack_id)
+{
+	int64_t n = 0;
+	int rc = hbr_store_count(&n, s,
+	                         "SELECT COUNT(*) FROM packs WHERE"
+	                         " vault_id = ? AND pack_id = ?"
+	                         " AND state = 'live'",
+	                         "ss", vault_id, pack_id);
+
+	return rc < 0 ? rc : n > 0;
+}
+
+int hbr_store_gc_snapshot_is_live(struct hbr_store *s, const char *snapshot_id)
+{
+	int64_t n = 0;
+	int rc = hbr_store_count(&n, s,
+	                         "SELECT COUNT(*) FROM live_snapshots WHERE"
+	                         " snapshot_id = ? AND tree IS NOT NULL",
+	                         "s", snapshot_id);
+
+	return rc < 0 ? rc : n > 0;
+}
+
+int hbr_store_gc_bad_owner_refs(int64_t *out, struct hbr_store *s,
+                                const char *vault_id)
+{
+	return hbr_store_count(out, s,
+	                       "SELECT COUNT(*) FROM chunks WHERE"
+	                       " vault_id = ? AND owner_refs > refs",
 	                       "s", vault_id);
 }

@@ -24,8 +24,10 @@ struct hbr_gc_batch {
 	bool has_cursor; /* some decrements are applied */
 	uint8_t cursor[HBR_CHUNK_ID_LEN]; /* the last id applied */
 	bool done; /* every decrement is applied */
-	/* The batch's snapshot ids (owned; n of them). */
+	/* The batch's snapshot ids and the client of each (owned; n of
+	 * them). */
 	char (*snapshots)[HBR_ID_MAX];
+	char (*clients)[HBR_ID_MAX];
 	size_t n;
 };
 
@@ -42,22 +44,47 @@ int hbr_store_gc_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
 int hbr_store_gc_batch_open(struct hbr_gc_batch *b, struct hbr_store *s,
                             const char *vault_id, size_t max_items);
 
+/* How many of the deleted snapshots of one client named a chunk. */
+struct hbr_gc_ref {
+	uint32_t client; /* index into hbr_gc_dec.clients */
+	uint32_t count;
+};
+
 struct hbr_gc_dec {
-	const uint8_t *ids; /* n sorted ids, 32 bytes each */
-	const uint32_t *counts; /* how many deleted snapshots named each */
+	const uint8_t *ids; /* n sorted distinct ids, 32 bytes each */
+	/* Id i's references by client: by[first[i]] .. by[first[i + 1] - 1]
+	 * (first has n + 1 entries; offsets may start past 0). */
+	const size_t *first;
+	const struct hbr_gc_ref *by;
+	const char (*clients)[HBR_ID_MAX];
 	size_t n;
 };
 
 /* Apply one step of decrements and move the cursor to the last id, in
- * one transaction; *zeroed_out counts the chunks that reached 0. */
+ * one transaction: each chunk's refs, its owner's owner_refs and
+ * exclusive bytes (a chunk may become exclusive to its owner again when
+ * the others' references go), and its pack's live bytes when it reaches
+ * 0. *zeroed_out counts the chunks that reached 0. A chunk with no row
+ * or already at 0 (damage `hbrd vault check` reports) is left alone. */
 int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
-                           const char *vault_id, const struct hbr_gc_dec *d,
-                           int64_t now);
+                           const char *vault_id, const struct hbr_gc_batch *b,
+                           const struct hbr_gc_dec *d, int64_t now);
 /* Every decrement of the batch is applied. */
-int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id);
-/* Delete the batch's gc_queue rows and the batch. */
+int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id,
+                            const struct hbr_gc_batch *b);
+/* Delete the batch's gc_queue rows and the batch (nothing when another
+ * reclaimer closed it already). */
 int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
                              const struct hbr_gc_batch *b);
+/*
+ * Two reclaimers may work on one vault at once (hbrd's thread and
+ * `hbrd vault gc`, or two nodes of one store). Each decrement step and
+ * the batch's end re-check in their transaction that the batch is still
+ * b (same gc_queue rows, not done) and that nothing at or after the
+ * step's first id is applied yet; otherwise they change nothing and
+ * answer HBR_ECONFLICT (the other got there first: open the batch
+ * again). So no reference is ever lowered twice.
+ */
 
 /* A pack that may be reclaimed: live fraction under one half. */
 struct hbr_gc_pack {
@@ -131,6 +158,23 @@ typedef int hbr_gc_snapshot_cb(const char *snapshot_id, bool queued,
                                void *payload);
 int hbr_store_gc_each_snapshot(struct hbr_store *s, const char *vault_id,
                                hbr_gc_snapshot_cb *cb, void *payload);
+/* For `hbrd vault check`, one statement (one consistent read): for
+ * each client with exclusive bytes in the vault, what client_bytes
+ * keeps and what the chunk rows say (the stored bytes of the chunks it
+ * owns with refs = owner_refs > 0). */
+typedef int hbr_gc_exclusive_cb(const char *client_id, int64_t kept,
+                                int64_t counted, void *payload);
+int hbr_store_gc_each_exclusive(struct hbr_store *s, const char *vault_id,
+                                hbr_gc_exclusive_cb *cb, void *payload);
+/* Whether a pack has a 'live' row, or a snapshot is live with a tree
+ * (1 or 0): what `hbrd vault check` asks again, outside its read
+ * transaction, about an object it found missing. */
+int hbr_store_gc_pack_is_live(struct hbr_store *s, const char *vault_id,
+                              const char *pack_id);
+int hbr_store_gc_snapshot_is_live(struct hbr_store *s, const char *snapshot_id);
+/* Chunk rows whose owner_refs exceed refs (damage). */
+int hbr_store_gc_bad_owner_refs(int64_t *out, struct hbr_store *s,
+                                const char *vault_id);
 /* Chunk rows that name a pack with no 'live' row. */
 int hbr_store_gc_stray_chunks(int64_t *out, struct hbr_store *s,
                               const char *vault_id);

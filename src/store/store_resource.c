@@ -18,8 +18,16 @@ struct column {
 	const char *field; /* API field name */
 	const char *column; /* SQL column */
 	enum coltype type;
-	bool overlay; /* the column, not the document, is the truth */
+	/* The column, not the document, is the truth. A `column` in
+	 * parentheses is an expression computed at read time: an overlay
+	 * nothing writes. */
+	bool overlay;
 };
+
+static bool computed(const struct column *c)
+{
+	return c->column[0] == '(';
+}
 
 struct entity {
 	const char *table;
@@ -50,6 +58,15 @@ static const struct column client_cols[] = {
 	{ "CreatedTime", "created_time", T_INT, false },
 	{ "UpdatedTime", "updated_time", T_INT, true },
 	{ "LastHeartBeatTime", "last_heartbeat", T_INT, true },
+	/* Our extension: what deleting the client's resources would free
+	 * (client_bytes, kept by commits and reclamation; a sum over its
+	 * vaults, found through the primary key). The list is read from
+	 * live_clients. */
+	{ "ExclusiveBytes",
+	  "(SELECT COALESCE(SUM(CASE WHEN b.exclusive_bytes > 0 THEN"
+	  " b.exclusive_bytes ELSE 0 END), 0) FROM client_bytes b"
+	  " WHERE b.client_id = live_clients.client_id)",
+	  T_INT, true },
 };
 
 static const struct column task_cols[] = {
@@ -529,13 +546,16 @@ int hbr_store_insert(struct hbr_store *s, enum hbr_entity e,
 	                            ent->table)) < 0)
 		goto out;
 	for (size_t i = 0; i < ent->ncols && error == 0; i++)
-		error = hbr_buf_printf(&sql, ", %s", ent->cols[i].column);
+		if (!computed(&ent->cols[i]))
+			error = hbr_buf_printf(&sql, ", %s",
+			                       ent->cols[i].column);
 	if (error < 0 ||
 	    (error = hbr_buf_puts(&sql, ent->epoch ? ", epoch, doc) VALUES (?" :
 	                                             ", doc) VALUES (?")) < 0)
 		goto out;
 	for (size_t i = 0; i < ent->ncols && error == 0; i++)
-		error = hbr_buf_puts(&sql, ", ?");
+		if (!computed(&ent->cols[i]))
+			error = hbr_buf_puts(&sql, ", ?");
 	if (error < 0 ||
 	    (ent->epoch &&
 	     (error = hbr_buf_puts(&sql, ", (SELECT epoch FROM clients"
@@ -546,7 +566,8 @@ int hbr_store_insert(struct hbr_store *s, enum hbr_entity e,
 	    (error = s->ops->bind_text(st, idx++, account_id)) < 0)
 		goto out;
 	for (size_t i = 0; i < ent->ncols && error == 0; i++)
-		error = bind_field(s, st, idx++, &ent->cols[i], obj);
+		if (!computed(&ent->cols[i]))
+			error = bind_field(s, st, idx++, &ent->cols[i], obj);
 	if (error < 0)
 		goto out;
 	if (ent->epoch &&
@@ -587,7 +608,9 @@ int hbr_store_replace(struct hbr_store *s, enum hbr_entity e,
 	                            ent->table)) < 0)
 		goto out;
 	for (size_t i = 1; i < ent->ncols && error == 0; i++)
-		error = hbr_buf_printf(&sql, ", %s = ?", ent->cols[i].column);
+		if (!computed(&ent->cols[i]))
+			error = hbr_buf_printf(&sql, ", %s = ?",
+			                       ent->cols[i].column);
 	if (error < 0 ||
 	    (error = hbr_buf_printf(&sql, " WHERE account_id = ? AND %s = ?",
 	                            ent->cols[0].column)) < 0 ||
@@ -597,7 +620,8 @@ int hbr_store_replace(struct hbr_store *s, enum hbr_entity e,
 	if ((error = s->ops->bind_text(st, idx++, doc)) < 0)
 		goto out;
 	for (size_t i = 1; i < ent->ncols && error == 0; i++)
-		error = bind_field(s, st, idx++, &ent->cols[i], obj);
+		if (!computed(&ent->cols[i]))
+			error = bind_field(s, st, idx++, &ent->cols[i], obj);
 	if (error < 0 ||
 	    (error = s->ops->bind_text(st, idx++, account_id)) < 0 ||
 	    (error = s->ops->bind_text(st, idx++, id)) < 0)
@@ -621,7 +645,7 @@ int hbr_store_set(struct hbr_store *s, enum hbr_entity e,
 	char sql[256];
 	int error, idx = 1;
 
-	HBR_ASSERT(c && c->overlay);
+	HBR_ASSERT(c && c->overlay && !computed(c));
 	(void)snprintf(sql, sizeof(sql),
 	               "UPDATE %s SET %s = ?%s"
 	               " WHERE account_id = ? AND %s = ?",

@@ -224,6 +224,25 @@ static const char *const migrations[] = {
 	"CREATE INDEX gc_queue_vault ON gc_queue(vault_id, id);"
 	"CREATE INDEX packs_sparse ON packs(vault_id, pack_id)"
 	" WHERE live_bytes * 2 < bytes;",
+	/*
+	 * 8: each client's exclusive bytes (docs/RECLAMATION.md, "What
+	 * deleting a client would free"), kept by the commit and the
+	 * reclaimer that change the counts, never computed by a scan. A
+	 * chunk's owner is the client whose snapshot took it from 0
+	 * references to 1, owner_refs the references its owner's
+	 * snapshots hold; the chunk is exclusive to its owner while
+	 * refs = owner_refs > 0. client_bytes sums those chunks' stored
+	 * bytes per client and vault. Chunks referenced before this
+	 * migration have no owner and count for nobody.
+	 */
+	"ALTER TABLE chunks ADD COLUMN owner TEXT;"
+	"ALTER TABLE chunks ADD COLUMN owner_refs INTEGER NOT NULL"
+	" DEFAULT 0;"
+	"CREATE TABLE client_bytes ("
+	" client_id TEXT NOT NULL, vault_id TEXT NOT NULL,"
+	" exclusive_bytes INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (client_id, vault_id));"
+	"CREATE INDEX client_bytes_vault ON client_bytes(vault_id);",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)
