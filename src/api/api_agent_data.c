@@ -32,7 +32,7 @@
 /* Distinct chunks a snapshot may reference: the set is in memory while
  * the commit runs (about 64 bytes each), and each is one update in the
  * commit's transaction. 16 Mi chunks is about 1 TiB at 64 KiB chunks. */
-#define REFS_MAX         (16u << 20)
+#define REFS_MAX         HBR_SNAPSHOT_REFS_MAX
 #define ERROR_FILES_MAX  100 /* paths a snapshot's ErrorFile keeps */
 #define ERROR_FILES_TEXT (1u << 20)
 #define RETENTION_BATCH  100
@@ -234,16 +234,13 @@ out:
 
 /* ---- reading chunks back out of packs ---- */
 
-/*
- * The stored bytes of a chunk, appended to out. Reclamation may rewrite
- * a pack between our read of the row and of the object: the row then
- * names the new pack, so a missing pack is looked up once more. A chunk
- * still not found is damage (its snapshot references it), and the vault
- * logged any I/O failure.
- */
-static int read_stored(struct hbr_buf *out, struct hbr_store *store,
-                       struct hbr_vault *v, const char *vault_id,
-                       struct hbr_chunk_row *row, const uint8_t *id)
+/* Times a reader follows a chunk's row to another pack: each move is a
+ * rewrite by reclamation that finished between two of our reads. */
+#define FOLLOW_MAX 4
+
+int hbr_api_read_stored(struct hbr_buf *out, struct hbr_store *store,
+                        struct hbr_vault *v, const char *vault_id,
+                        struct hbr_chunk_row *row, const uint8_t *id)
 {
 	char key[PACK_KEY_MAX], was[HBR_PACK_ID_HEX + 1];
 	bool found = false;
@@ -251,7 +248,7 @@ static int read_stored(struct hbr_buf *out, struct hbr_store *store,
 
 	pack_key(key, row->pack_id);
 	error = hbr_vault_get_range(out, v, key, row->offset, row->stored_len);
-	if (error == HBR_ENOTFOUND) {
+	for (int i = 0; error == HBR_ENOTFOUND && i < FOLLOW_MAX; i++) {
 		memcpy(was, row->pack_id, sizeof(was));
 		if ((error = hbr_store_chunks_get(row, &found, store, vault_id,
 		                                  id, 1)) < 0)
@@ -282,7 +279,8 @@ static int read_chunk(struct hbr_buf *raw, struct hbr_buf *stored,
 	int error;
 
 	hbr_buf_clear(stored);
-	if ((error = read_stored(stored, store, v, vault_id, row, id)) < 0)
+	if ((error = hbr_api_read_stored(stored, store, v, vault_id, row, id)) <
+	    0)
 		return error;
 	memcpy(e.id, id, HBR_CHUNK_ID_LEN);
 	e.stored_len = row->stored_len;
@@ -626,8 +624,8 @@ int hbr_api_fetch_agent_chunks(struct hbr_api_call *call)
 		e.raw_len = rows[i].raw_len;
 		e.flags = rows[i].flags;
 		hbr_buf_clear(&stored);
-		if ((error = read_stored(&stored, call->store, v, vault_id,
-		                         &rows[i], id)) < 0 ||
+		if ((error = hbr_api_read_stored(&stored, call->store, v,
+		                                 vault_id, &rows[i], id)) < 0 ||
 		    (error = hbr_pack_writer_add_stored(&w, &e, stored.ptr)) <
 		            0)
 			goto out;

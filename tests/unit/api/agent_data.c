@@ -14,9 +14,12 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "api/api.h"
+#include "api/api_agent.h"
 #include "core/pack.h"
 #include "core/tree.h"
+#include "gc/gc_reclaim.h"
 #include "store/store_data.h"
+#include "util/random.h"
 #include "vault/vault.h"
 #include "unit/store/fixture.h"
 
@@ -511,6 +514,165 @@ static void test_fetch_reads_only_the_jobs_snapshot(void **state)
 	result_release(&r);
 }
 
+/* ---- a pack rewritten by reclamation under a reader ---- */
+
+/* The chunk's row as it is now. */
+static struct hbr_chunk_row row_of(struct world *w, const uint8_t *id)
+{
+	struct hbr_chunk_row row;
+	bool found = false;
+
+	assert_int_equal(
+	        hbr_store_chunks_get(&row, &found, w->f.s, w->v, id, 1), 0);
+	assert_true(found);
+	return row;
+}
+
+/*
+ * The data and tree chunks of a snapshot share a pack with a large
+ * chunk nothing references, so the pack is mostly dead and the next
+ * reclamation pass rewrites it; *old gets chunk 0's row from before.
+ */
+static const char *rewritten_under_reader(struct world *w,
+                                          struct hbr_chunk_row *old,
+                                          struct result *commit)
+{
+	struct hbr_pack_writer pw;
+	struct hbr_buf body;
+	struct hbr_reclaim_stats st = { 0 };
+	struct hbr_reclaim_config cfg = { .data_dir = w->f.dir };
+	uint8_t junk_id[HBR_CHUNK_ID_LEN];
+	static uint8_t junk[64 * 1024];
+	struct result r;
+
+	hbr_random_bytes(junk, sizeof(junk));
+	assert_int_equal(hbr_chunk_id(junk_id, junk, sizeof(junk)), 0);
+	assert_int_equal(hbr_pack_writer_init(&pw), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(hbr_pack_writer_add(&pw, w->id[i], w->raw[i],
+		                                     w->len[i],
+		                                     HBR_PACK_ZSTD_LEVEL),
+		                 0);
+	assert_int_equal(
+	        hbr_pack_writer_add(&pw, w->tid[0], w->tree.ptr, w->tsplit, 3),
+	        0);
+	assert_int_equal(hbr_pack_writer_add(&pw, w->tid[1],
+	                                     w->tree.ptr + w->tsplit,
+	                                     w->tree.len - w->tsplit, 3),
+	                 0);
+	assert_int_equal(hbr_pack_writer_add(&pw, junk_id, junk, sizeof(junk),
+	                                     HBR_PACK_ZSTD_LEVEL),
+	                 0);
+	hbr_buf_init(&body, 0);
+	assert_int_equal(hbr_pack_writer_finish(&body, NULL, &pw), 0);
+	hbr_pack_writer_free(&pw);
+	r = call(w, hbr_api_upload_agent_pack, w->c, body.ptr, body.len,
+	         "JobId", w->job, NULL);
+	assert_int_equal(r.rc, 0);
+	result_release(&r);
+	hbr_buf_release(&body);
+	*commit = commit_job(w, w->job);
+	assert_int_equal(commit->rc, 0);
+	*old = row_of(w, w->id[0]);
+	/* The job is over: nothing protects the junk. */
+	assert_int_equal(hbr_reclaim_pass(&st, w->f.s, &cfg), 0);
+	assert_int_equal(st.packs_rewritten, 1);
+	assert_string_not_equal(row_of(w, w->id[0]).pack_id, old->pack_id);
+	return json_string_value(json_object_get(commit->out, "SnapshotId"));
+}
+
+static void test_reader_follows_a_rewritten_pack(void **state)
+{
+	struct world *w = *state;
+	struct hbr_chunk_row stale, gone;
+	struct hbr_vault *v = NULL;
+	struct hbr_buf stored = HBR_BUF_INIT;
+	struct result first, r;
+	char rid[HBR_ID_MAX], job2[HBR_ID_MAX], ask[2 * HBR_CHUNK_HEX_LEN + 2];
+	uint8_t want[2 * HBR_CHUNK_ID_LEN];
+	const char *snap = rewritten_under_reader(w, &stale, &first);
+	char old_pack[HBR_PACK_ID_HEX + 1];
+
+	memcpy(old_pack, stale.pack_id, sizeof(old_pack));
+
+	/* A reader holding the row from before the rewrite: the old pack
+	 * is gone, the row is read again and followed to the new one. */
+	assert_int_equal(hbr_api_vault_get(&v, w->api, w->v), 0);
+	assert_int_equal(
+	        hbr_api_read_stored(&stored, w->f.s, v, w->v, &stale, w->id[0]),
+	        0);
+	assert_string_equal(stale.pack_id, row_of(w, w->id[0]).pack_id);
+	assert_int_equal(stored.len, stale.stored_len);
+	{
+		struct hbr_pack_entry e = { 0 };
+		struct hbr_pack_view one = { 0 };
+		struct hbr_buf raw = HBR_BUF_INIT;
+
+		memcpy(e.id, w->id[0], HBR_CHUNK_ID_LEN);
+		e.stored_len = stale.stored_len;
+		e.raw_len = stale.raw_len;
+		e.flags = stale.flags;
+		one.data = (const uint8_t *)stored.ptr;
+		one.len = stored.len;
+		one.count = 1;
+		one.entries = &e;
+		assert_int_equal(hbr_pack_chunk(&raw, &one, 0), 0);
+		assert_int_equal(raw.len, w->len[0]);
+		assert_memory_equal(raw.ptr, w->raw[0], w->len[0]);
+		hbr_buf_release(&raw);
+	}
+	/* A row that names a missing pack and stays so is damage. */
+	gone = row_of(w, w->id[1]);
+	assert_int_equal(hbr_store_execf(w->f.s,
+	                                 "UPDATE chunks SET pack_id = ?"
+	                                 " WHERE vault_id = ? AND chunk_id = ?",
+	                                 "ssb", old_pack, w->v, w->id[1],
+	                                 (size_t)HBR_CHUNK_ID_LEN),
+	                 0);
+	hbr_buf_clear(&stored);
+	{
+		struct hbr_chunk_row bad = row_of(w, w->id[1]);
+		assert_int_equal(hbr_api_read_stored(&stored, w->f.s, v, w->v,
+		                                     &bad, w->id[1]),
+		                 HBR_ECORRUPT);
+	}
+	assert_int_equal(hbr_store_execf(w->f.s,
+	                                 "UPDATE chunks SET pack_id = ?"
+	                                 " WHERE vault_id = ? AND chunk_id = ?",
+	                                 "ssb", gone.pack_id, w->v, w->id[1],
+	                                 (size_t)HBR_CHUNK_ID_LEN),
+	                 0);
+	hbr_buf_release(&stored);
+	hbr_api_vault_put(w->api, v);
+
+	/* Through the actions: a restore fetches from the new pack... */
+	begin(&w->f);
+	new_restore(&w->f, w->f.acc_a, rid, snap, w->c, w->v, "QUEUED", 300);
+	commit(&w->f);
+	r = call(w, hbr_api_start_agent_job, w->c, NULL, 0, "JobId", rid,
+	         "JobType", "RESTORE", NULL);
+	assert_int_equal(r.rc, 0);
+	result_release(&r);
+	snprintf(ask, sizeof(ask), "%s,%s", w->hex[0], w->thex[1]);
+	memcpy(want, w->id[0], HBR_CHUNK_ID_LEN);
+	memcpy(want + HBR_CHUNK_ID_LEN, w->tid[1], HBR_CHUNK_ID_LEN);
+	r = call(w, hbr_api_fetch_agent_chunks, w->c, NULL, 0, "JobId", rid,
+	         "JobType", "RESTORE", "ChunkIds", ask, NULL);
+	assert_fetched(&r, want, 2);
+	result_release(&r);
+	/* ...and the next backup commits a tree that lives there now. */
+	begin(&w->f);
+	new_job(&w->f, w->f.acc_a, job2, w->c, w->v, w->p, "RUNNING", 400);
+	commit(&w->f);
+	r = commit_job(w, job2);
+	if (r.rc)
+		fail_msg("commit after rewrite: %d %s", r.rc, hbr_error_msg());
+	assert_int_equal(refs_of(w, w->id[0]), 2);
+	assert_int_equal(refs_of(w, w->tid[0]), 2);
+	result_release(&r);
+	result_release(&first);
+}
+
 static void test_poll(void **state)
 {
 	struct world *w = *state;
@@ -545,6 +707,7 @@ int main(void)
 		T(test_commit_refuses_a_tree_naming_missing_chunks),
 		T(test_fetch_reads_only_the_jobs_snapshot),
 		T(test_poll),
+		T(test_reader_follows_a_rewritten_pack),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
