@@ -5,6 +5,11 @@
 #   2. backup_incremental  the same path after peers.sh's ~10 % change (v2)
 #   3. backup_clients      NHOSTS hosts x SNAPS snapshots of the shared small
 #                          files plus growing host-unique data
+#   4. delete_reclaim      one DeleteBackupClientResource for DEL_HOSTS hosts,
+#                          timed until DescribeVaults' StorageSize has fallen
+#                          by their unique data (peers.sh's expected bytes)
+#   5. delete_reclaim_4x   the same after the other hosts' data in the vault
+#                          grew 4x (reclamation must not notice)
 # For hbr a "backup" is ExecuteBackupPlan followed by `hbr-client run --once`
 # (the agent polls, takes the job, uploads, commits, exits), timed with GNU
 # time; hbrd runs on the same machine and verifies every chunk. Stored bytes
@@ -22,6 +27,7 @@ SCALE_MB=${SCALE_MB:-1024}
 NHOSTS=${NHOSTS:-10}
 SNAPS=${SNAPS:-3}
 SEED=${SEED:-20240601}
+DEL_HOSTS=${DEL_HOSTS:-5}
 UNIQUE_MB=${UNIQUE_MB:-auto}
 if [ "$UNIQUE_MB" = auto ]; then
 	UNIQUE_MB=$((SCALE_MB / 128))
@@ -82,11 +88,13 @@ hosts=(primary)
 for h in $(seq 1 "$NHOSTS"); do hosts+=("$(printf 'host%02d' "$h")"); done
 ids=$(py "import json,sys; print(json.dumps(sys.argv[1:]))" "${hosts[@]}")
 api InstallBackupClients "InstanceIds=$ids" >/dev/null || die "InstallBackupClients"
+declare -A CID
+AK=$(py "import json; print(json.load(open('$DATA/root-credentials.json'))['AccessKeyId'])")
+SK=$(py "import json; print(json.load(open('$DATA/root-credentials.json'))['AccessKeySecret'])")
 for h in "${hosts[@]}"; do
-	"$BIN/hbr-client" register --endpoint "$ENDPOINT" \
-		--access-key-id "$(py "import json; print(json.load(open('$DATA/root-credentials.json'))['AccessKeyId'])")" \
-		--access-key-secret "$(py "import json; print(json.load(open('$DATA/root-credentials.json'))['AccessKeySecret'])")" \
-		--instance-id "$h" --hostname "$h" --state-dir "$WORK/agents/$h" >/dev/null || die "register $h"
+	CID[$h]=$("$BIN/hbr-client" register --endpoint "$ENDPOINT" --access-key-id "$AK" \
+		--access-key-secret "$SK" --instance-id "$h" --hostname "$h" \
+		--state-dir "$WORK/agents/$h" | jfield ClientId) || die "register $h"
 done
 declare -A PLAN
 mkplan() { # host path...
@@ -145,6 +153,46 @@ done
 RB3=$(stored)
 emit "tool=hbr op=backup_clients failures=$fails backups=$nb seconds=$tot max_rss_kb=$maxrss bytes=$totb repo_bytes=$RB3 added_bytes=$((RB3 - RB2))"
 emit "tool=hbr op=hbrd_peak rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$HBRD_PID/status")"
+
+# 4. delete every resource of DEL_HOSTS hosts in one call; time until the
+# space is back. hbrd's peak RSS is reset first (clear_refs 5) so the
+# figure is reclamation's, not the backups'.
+EXPECT=$((DEL_HOSTS * SNAPS * UNIQUE_MB * 1048576))
+delete_reclaim() { # op
+	local ids=() out
+	for h in $(seq 1 "$DEL_HOSTS"); do ids+=("${CID[$(printf 'host%02d' "$h")]}"); done
+	echo 5 >"/proc/$HBRD_PID/clear_refs" 2>/dev/null
+	local rss0
+	rss0=$(awk '/VmRSS/ {print $2}' "/proc/$HBRD_PID/status")
+	out=$(node bench/hbr-reclaim.js "$ENDPOINT" "$DATA/root-credentials.json" "$VAULT" "$EXPECT" "${ids[@]}") ||
+		die "delete/reclaim failed"
+	local vb
+	vb=$(stored)
+	emit "tool=hbr op=$1 hosts=$DEL_HOSTS seconds=$(echo "$out" | jfield reclaim_seconds) call_seconds=$(echo "$out" | jfield call_seconds) freed_bytes=$(echo "$out" | jfield freed_bytes) expected_freed_bytes=$EXPECT freed_pct_of_expected=$(py "print(round(100*$(echo "$out" | jfield freed_bytes)/$EXPECT,1))") vault_bytes_before=$(echo "$out" | jfield before) repo_bytes_after=$vb hbrd_rss_kb_before=$rss0 hbrd_peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$HBRD_PID/status")"
+}
+delete_reclaim delete_reclaim
+
+# 5. the same with 4x as much data of other hosts in the vault: the
+# remaining hosts add 3x what the vault held besides the deleted hosts'
+# data, then the deleted hosts back up again as before and go again.
+OTHERS=$(($(stored) / 1048576))
+EXTRA_MB=$((3 * OTHERS / (NHOSTS - DEL_HOSTS)))
+for h in $(seq $((DEL_HOSTS + 1)) "$NHOSTS"); do
+	host=$(printf 'host%02d' "$h")
+	python3 "$WORK/gen.py" unique "$WORK/clients/$host/bulk" "$EXTRA_MB" $((SEED * 1000 + h * 10 + 9))
+	backup "$host" hbr-backup_bulk || die "bulk backup of $host"
+done
+for h in $(seq 1 "$DEL_HOSTS"); do
+	host=$(printf 'host%02d' "$h")
+	for s in $(seq 1 "$SNAPS"); do
+		python3 "$WORK/gen.py" unique "$WORK/clients/$host/r$s" "$UNIQUE_MB" $((SEED * 1000 + h * 10 + s + 5))
+		[ "$s" = 1 ] && mkplan "$host" "$WORK/live/small" "$WORK/clients/$host"
+		rm -rf "$WORK/clients/$host"/s[0-9]*
+		backup "$host" hbr-backup_again || die "backup of $host"
+	done
+done
+emit "tool=hbr op=vault_grown others_mb_before=$OTHERS vault_bytes=$(stored)"
+delete_reclaim delete_reclaim_4x
 kill "$HBRD_PID"
 wait "$HBRD_PID" 2>/dev/null
 HBRD_PID=
@@ -155,7 +203,7 @@ if [ "$PEERS" = 1 ]; then
 	SCALE_MB=$SCALE_MB NHOSTS=$NHOSTS SNAPS=$SNAPS SEED=$SEED EXTRA_TESTS=0 INSTALL=0 \
 		RESULTS="$WORK/peers.txt" bench/peers.sh >/dev/null 2>"$WORK/logs/peers.log" ||
 		log "peers.sh failed (logs/peers.log)"
-	grep -E '^tool=(restic|borg) op=(version|backup_)' "$WORK/peers.txt" | while read -r l; do emit "$l"; done
+	grep -E '^tool=(restic|borg) op=(version|backup_|delete_|reclaim)' "$WORK/peers.txt" | while read -r l; do emit "$l"; done
 fi
 
 # ---------------------------------------------------------------- summary
@@ -177,6 +225,17 @@ for op, label in (("backup_initial", "initial backup (s)"), ("backup_incremental
 for op, label in (("backup_initial", "initial peak RSS (MiB)"), ("backup_incremental", "incremental peak RSS (MiB)")):
     vals = [f(t, op, "rss_kb") for t in ("hbr", "restic", "borg")]
     print("| %s | %s | %s | %s | |" % (label, *["-" if v is None else "%.0f" % (v / 1024) for v in vals]))
+d = [h("delete_reclaim", "seconds"), f("restic", "delete_hosts_total", "seconds"), f("borg", "delete_hosts_total", "seconds")]
+print("| delete %s hosts until the space is back (s) | %s | %s | %s | %s |" % (
+    int(h("delete_reclaim", "hosts") or 0), *["-" if v is None else "%.3f" % v for v in d],
+    "%.0fx faster" % (d[1] / d[0]) if d[0] and d[1] else "-"))
+d4 = h("delete_reclaim_4x", "seconds")
+if d4 is not None:
+    print("| the same with 4x other data in the vault (s) | %.3f | | | |" % d4)
+for op in ("delete_reclaim", "delete_reclaim_4x"):
+    r = h(op, "hbrd_peak_rss_kb")
+    if r is not None:
+        print("| %s: hbrd peak RSS (MiB), freed %% of expected | %.0f, %.1f %% | | | |" % (op, r / 1024, h(op, "freed_pct_of_expected")))
 vals = [f(t, "backup_incremental", "added_bytes") for t in ("hbr", "restic", "borg")]
 ch = h("backup_incremental", "changed_bytes")
 if ch:
