@@ -353,11 +353,12 @@ static void progress(const char *vault_id, const char *step,
 	fprintf(stderr,
 	        "gc %s: %s: %lld snapshots applied, %lld references"
 	        " lowered, %lld chunks freed, %lld packs removed (%lld"
-	        " rewritten), %lld bytes freed\n",
+	        " rewritten), %lld orphaned refs objects removed, %lld bytes"
+	        " freed\n",
 	        vault_id, step, (long long)st->snapshots,
 	        (long long)st->decrements, (long long)st->chunks_freed,
 	        (long long)st->packs_removed, (long long)st->packs_rewritten,
-	        (long long)st->bytes_freed);
+	        (long long)st->orphans_removed, (long long)st->bytes_freed);
 }
 
 static int print_json(json_t *j)
@@ -393,19 +394,21 @@ int hbrd_cmd_vault(const struct hbrd_options *opts, const char *verb)
 		struct hbr_reclaim_stats st = { 0 };
 		struct hbr_reclaim_config cfg = { .data_dir = opts->data_dir,
 			                          .only_vault = vault_id,
-			                          .progress = progress };
+			                          .progress = progress,
+			                          .sweep = true };
 
 		if (hbr_reclaim_pass(&st, s, &cfg) < 0) {
 			hbrd_fail(hbr_error_msg());
 			goto out;
 		}
 		rc = print_json(json_pack(
-		        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "VaultId",
+		        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "VaultId",
 		        vault_id, "SnapshotsApplied", (json_int_t)st.snapshots,
 		        "ReferencesLowered", (json_int_t)st.decrements,
 		        "ChunksFreed", (json_int_t)st.chunks_freed,
 		        "PacksRemoved", (json_int_t)st.packs_removed,
 		        "PacksRewritten", (json_int_t)st.packs_rewritten,
+		        "OrphansRemoved", (json_int_t)st.orphans_removed,
 		        "BytesFreed", (json_int_t)st.bytes_freed));
 	} else {
 		struct check c = { .s = s, .vault_id = vault_id };

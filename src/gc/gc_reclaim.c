@@ -32,6 +32,8 @@
 /* Batches another reclaimer may take from under one pass before it
  * leaves the vault to that one. */
 #define CONFLICTS_MAX 100
+/* How often hbrd looks for refs objects no snapshot names. */
+#define SWEEP_S 3600
 /* Chunk rows of a deleted vault per transaction. */
 #define FORGET_ROWS 10000
 
@@ -436,6 +438,82 @@ static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	return error;
 }
 
+struct refs_list {
+	char (*ids)[HBR_ID_MAX];
+	uint64_t *sizes;
+	size_t n, cap, scap;
+};
+
+static int on_refs(const char *key, uint64_t size, void *payload)
+{
+	struct refs_list *l = payload;
+	const char *id = key + strlen("refs/");
+
+	if (strncmp(key, "refs/", 5) || strlen(id) >= HBR_ID_MAX)
+		return 0;
+	hbr_grow((void **)&l->ids, &l->cap, l->n + 1, sizeof(*l->ids));
+	hbr_grow((void **)&l->sizes, &l->scap, l->n + 1, sizeof(*l->sizes));
+	memcpy(l->ids[l->n], id, strlen(id) + 1);
+	l->sizes[l->n++] = size;
+	return 0;
+}
+
+/*
+ * Refs objects that name no snapshot: a commit killed between writing
+ * its refs object and its transaction. They are listed first and the
+ * rows read after, so an object of a commit in flight either has its
+ * row by then or its job is still RUNNING, and while a backup of the
+ * vault runs nothing is removed (store_reclaim.h).
+ */
+static int sweep_orphans(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                         struct hbr_vault *v, const char *vault_id)
+{
+	struct refs_list l = { 0 };
+	bool *orphan = NULL, running = false;
+	int error;
+
+	if ((error = hbr_vault_list(v, "refs/", on_refs, &l)) < 0 || !l.n)
+		goto out;
+	orphan = hbr_calloc(l.n, sizeof(*orphan));
+	if ((error = hbr_store_gc_orphan_refs(orphan, &running, s, vault_id,
+	                                      (const char(*)[HBR_ID_MAX])l.ids,
+	                                      l.n)) < 0 ||
+	    running)
+		goto out;
+	for (size_t i = 0; i < l.n && !error; i++) {
+		char key[sizeof("refs/") + HBR_ID_MAX];
+
+		if (!orphan[i])
+			continue;
+		(void)snprintf(key, sizeof(key), "refs/%s", l.ids[i]);
+		if ((error = hbr_vault_remove(v, key)) == 0) {
+			st->orphans_removed++;
+			st->bytes_freed += (int64_t)l.sizes[i];
+		}
+	}
+out:
+	hbr_free(l.ids);
+	hbr_free(l.sizes);
+	hbr_free(orphan);
+	return error;
+}
+
+static int sweep_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                       const char *vault_id,
+                       const struct hbr_reclaim_config *cfg)
+{
+	struct hbr_vault *v = NULL;
+	int error;
+
+	if ((error = open_vault(&v, cfg, vault_id)) < 0)
+		return error;
+	error = sweep_orphans(st, s, v, vault_id);
+	hbr_vault_free(v);
+	if (!error)
+		report(cfg, vault_id, "sweep", st);
+	return error;
+}
+
 static int reclaim_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
                          const char *vault_id,
                          const struct hbr_reclaim_config *cfg)
@@ -458,6 +536,8 @@ static int reclaim_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		return error;
 	if ((error = apply_deletions(st, s, v, vault_id, cfg)) == 0)
 		error = collect_packs(st, s, v, vault_id, cfg);
+	if (!error && cfg->sweep && cfg->only_vault)
+		error = sweep_orphans(st, s, v, vault_id);
 	hbr_vault_free(v);
 	return error;
 }
@@ -467,7 +547,7 @@ int hbr_reclaim_pass(struct hbr_reclaim_stats *st, struct hbr_store *s,
 {
 	char(*vaults)[HBR_GC_NAME_MAX] = NULL;
 	size_t n = 0;
-	int error = 0;
+	int error = 0, e;
 
 	if (cfg->only_vault)
 		return reclaim_vault(st, s, cfg->only_vault, cfg);
@@ -476,7 +556,22 @@ int hbr_reclaim_pass(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	/* One vault failing (a full disk, a damaged pack) must not stop
 	 * the others from getting their space back. */
 	for (size_t i = 0; i < n; i++) {
-		int e = reclaim_vault(st, s, vaults[i], cfg);
+		e = reclaim_vault(st, s, vaults[i], cfg);
+		if (e < 0) {
+			hbr_log_warn("reclaim: vault %s: %s", vaults[i],
+			             hbr_error_msg());
+			error = e;
+		}
+	}
+	hbr_free(vaults);
+	vaults = NULL;
+	if (!cfg->sweep)
+		return error;
+	n = 0;
+	if ((e = hbr_store_gc_live_vaults(&vaults, &n, s)) < 0)
+		return e;
+	for (size_t i = 0; i < n; i++) {
+		e = sweep_vault(st, s, vaults[i], cfg);
 		if (e < 0) {
 			hbr_log_warn("reclaim: vault %s: %s", vaults[i],
 			             hbr_error_msg());
@@ -501,11 +596,13 @@ static void *run(void *arg)
 {
 	struct hbr_reclaimer *r = arg;
 	struct hbr_reclaim_config cfg = { .data_dir = r->data_dir };
+	int64_t swept = 0;
 
 	for (;;) {
 		struct hbr_reclaim_stats st = { 0 };
 		struct hbr_store *s;
 		struct timespec until;
+		int64_t now = hbr_time_now();
 
 		pthread_mutex_lock(&r->lock);
 		if (r->stop) {
@@ -515,18 +612,24 @@ static void *run(void *arg)
 		r->kicked = false;
 		pthread_mutex_unlock(&r->lock);
 
+		/* Leftovers of commits a crash cut: at start, then hourly. */
+		cfg.sweep = !swept || now - swept >= SWEEP_S;
+		if (cfg.sweep)
+			swept = now;
 		s = hbr_store_pool_get(r->pool);
 		if (hbr_reclaim_pass(&st, s, &cfg) < 0)
 			hbr_log_warn("reclaim: %s", hbr_error_msg());
 		hbr_store_pool_put(r->pool, s);
-		if (st.snapshots || st.packs_removed)
+		if (st.snapshots || st.packs_removed || st.orphans_removed)
 			hbr_log_info("reclaim: %lld snapshots applied, %lld"
 			             " chunks freed, %lld packs removed (%lld"
-			             " rewritten), %lld bytes freed",
+			             " rewritten), %lld orphaned refs objects"
+			             " removed, %lld bytes freed",
 			             (long long)st.snapshots,
 			             (long long)st.chunks_freed,
 			             (long long)st.packs_removed,
 			             (long long)st.packs_rewritten,
+			             (long long)st.orphans_removed,
 			             (long long)st.bytes_freed);
 
 		pthread_mutex_lock(&r->lock);

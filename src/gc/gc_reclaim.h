@@ -18,6 +18,7 @@ struct hbr_reclaim_stats {
 	int64_t packs_removed; /* pack objects removed */
 	int64_t packs_rewritten;
 	int64_t bytes_freed; /* pack bytes removed, less bytes rewritten */
+	int64_t orphans_removed; /* refs objects no snapshot names */
 };
 
 /* Called after each step of a pass (for `hbrd vault gc`'s progress). */
@@ -30,6 +31,10 @@ struct hbr_reclaim_config {
 	const char *only_vault; /* NULL: every vault with work */
 	hbr_reclaim_progress_cb *progress; /* may be NULL */
 	void *payload;
+	/* Also remove refs objects a commit killed before its transaction
+	 * left (every live vault, or only_vault): they are found by
+	 * listing refs/, so hbrd does it at start and hourly. */
+	bool sweep;
 };
 
 /* One pass: every vault with work, until its queue is empty and its

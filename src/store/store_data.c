@@ -608,7 +608,8 @@ static int cmp_gain(const void *a, const void *b)
 	              ((const struct pack_gain *)b)->pack_id);
 }
 
-/* live_bytes counts the chunks some snapshot references: add what went
+/* live_bytes counts the chunks some snapshot references, each with its
+ * pack entry (what a rewrite of the pack would keep): add what went
  * from 0 references to 1, one statement per pack. */
 static int add_live_bytes(struct hbr_store *s, const char *vault_id,
                           struct pack_gain *g, size_t n)
@@ -741,8 +742,9 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 				(void)snprintf(gains[ngains].pack_id,
 				               sizeof(gains[ngains].pack_id),
 				               "%s", hbr_stmt_text(st, 2));
-				gains[ngains].bytes = len;
-				stored += gains[ngains++].bytes;
+				gains[ngains++].bytes =
+				        len + HBR_PACK_ENTRY_LEN;
+				stored += len;
 			}
 			if (owner && was != now)
 				hbr_owner_delta_add(&deltas, &ndeltas, &dcap,

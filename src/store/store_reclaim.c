@@ -178,7 +178,8 @@ static int cmp_pack(const void *a, const void *b)
 	              ((const struct pack_bytes *)b)->pack_id);
 }
 
-/* Lower each pack's live bytes by what reached zero in it. */
+/* Lower each pack's live bytes by what reached zero in it (stored
+ * bytes and pack entry, store_data.c). */
 static int apply_pack_bytes(struct hbr_store *s, const char *vault_id,
                             struct pack_bytes *pb, size_t n)
 {
@@ -306,7 +307,7 @@ static int decrement_group(struct dec_step *acc, struct hbr_store *s,
 			         sizeof(*acc->pb));
 			rc = copy_name(acc->pb[acc->npb].pack_id,
 			               hbr_stmt_text(st, 1));
-			acc->pb[acc->npb++].bytes = len;
+			acc->pb[acc->npb++].bytes = len + HBR_PACK_ENTRY_LEN;
 			acc->zeroed++;
 		}
 		if (owner && was != now_excl)
@@ -663,10 +664,11 @@ int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
 	                          " AND pack_id = ?",
 	                          "ss", vault_id, old_pack)) < 0 ||
 	    (rc = hbr_store_count(&live, s,
-	                          "SELECT COALESCE(SUM(stored_len), 0)"
+	                          "SELECT COALESCE(SUM(stored_len + ?), 0)"
 	                          " FROM chunks WHERE vault_id = ?"
 	                          " AND pack_id = ? AND refs > 0",
-	                          "ss", vault_id, new_pack)) < 0)
+	                          "iss", (int64_t)HBR_PACK_ENTRY_LEN, vault_id,
+	                          new_pack)) < 0)
 		goto fail;
 	if (!live) {
 		/* Nothing referenced moved: it all died meanwhile. The old
@@ -869,4 +871,98 @@ int hbr_store_gc_bad_owner_refs(int64_t *out, struct hbr_store *s,
 	                       "SELECT COUNT(*) FROM chunks WHERE"
 	                       " vault_id = ? AND owner_refs > refs",
 	                       "s", vault_id);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int hbr_store_gc_orphan_refs(bool *orphan, bool *running_out,
+                             struct hbr_store *s, const char *vault_id,
+                             const char (*ids)[HBR_ID_MAX], size_t n)
+{
+	char(*queued)[HBR_ID_MAX] = NULL;
+	size_t nq = 0, cap = 0;
+	int64_t running = 0;
+	struct hbr_stmt *st;
+	bool txn;
+	int rc;
+
+	*running_out = false;
+	for (size_t i = 0; i < n; i++)
+		orphan[i] = false;
+	/* One moment's view: the RUNNING jobs and the rows agree. */
+	txn = s->ops->exec(s, "BEGIN") == 0;
+	if ((rc = hbr_store_count(&running, s,
+	                          "SELECT COUNT(*) FROM live_jobs WHERE"
+	                          " vault_id = ? AND status = 'RUNNING'",
+	                          "s", vault_id)) < 0)
+		goto out;
+	*running_out = running > 0;
+	if (running)
+		goto out;
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT snapshot_id FROM gc_queue"
+	                           " WHERE vault_id = ?",
+	                           "s", vault_id)) < 0)
+		goto out;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		hbr_grow((void **)&queued, &cap, nq + 1, sizeof(*queued));
+		(void)snprintf(queued[nq++], HBR_ID_MAX, "%s",
+		               hbr_stmt_text(st, 0));
+	}
+	hbr_stmt_done(st);
+	if (rc < 0)
+		goto out;
+	qsort(queued, nq, sizeof(*queued), cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		int64_t rows = 0;
+
+		if ((rc = hbr_store_count(&rows, s,
+		                          "SELECT COUNT(*) FROM snapshots"
+		                          " WHERE snapshot_id = ?",
+		                          "s", ids[i])) < 0)
+			goto out;
+		orphan[i] =
+		        !rows && !(nq && bsearch(ids[i], queued, nq,
+		                                 sizeof(*queued), cmp_name));
+	}
+out:
+	if (txn)
+		hbr_store_rollback(s);
+	hbr_free(queued);
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++)
+			orphan[i] = false;
+		return rc;
+	}
+	return 0;
+}
+
+int hbr_store_gc_live_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
+                             struct hbr_store *s)
+{
+	struct hbr_stmt *st;
+	char(*list)[HBR_GC_NAME_MAX] = NULL;
+	size_t cap = 0, len = 0;
+	int rc;
+
+	if ((rc = hbr_store_queryf(&st, s, "SELECT vault_id FROM live_vaults",
+	                           "")) < 0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		hbr_grow((void **)&list, &cap, len + 1, sizeof(*list));
+		if ((rc = copy_name(list[len], hbr_stmt_text(st, 0))) < 0)
+			break;
+		len++;
+	}
+	hbr_stmt_done(st);
+	if (rc < 0) {
+		hbr_free(list);
+		return rc;
+	}
+	*out = list;
+	*n = len;
+	return 0;
 }

@@ -179,6 +179,21 @@ int hbr_store_gc_bad_owner_refs(int64_t *out, struct hbr_store *s,
 int hbr_store_gc_stray_chunks(int64_t *out, struct hbr_store *s,
                               const char *vault_id);
 
+/*
+ * Which of n refs objects (their snapshot ids) name no snapshot row (of
+ * any epoch) and no gc_queue row of the vault: left by a commit that
+ * was killed between writing the object and its transaction. One read
+ * transaction, which also says whether a backup job of the vault is
+ * RUNNING: only then may such an object belong to a commit in flight,
+ * so *running_out true means none may be removed now.
+ */
+int hbr_store_gc_orphan_refs(bool *orphan, bool *running_out,
+                             struct hbr_store *s, const char *vault_id,
+                             const char (*ids)[HBR_ID_MAX], size_t n);
+/* Every live vault (for the sweep of orphaned refs objects). */
+int hbr_store_gc_live_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
+                             struct hbr_store *s);
+
 /* The row of a pack whose object is gone ('deleting' or a stale
  * 'writing' one): delete it. */
 int hbr_store_gc_pack_forget(struct hbr_store *s, const char *vault_id,

@@ -243,6 +243,16 @@ static const char *const migrations[] = {
 	" exclusive_bytes INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (client_id, vault_id));"
 	"CREATE INDEX client_bytes_vault ON client_bytes(vault_id);",
+	/*
+	 * 9: a pack's live_bytes counts each referenced chunk's 48-byte pack
+	 * entry too. Without it a pack of tiny live chunks, whose header
+	 * outweighs their data, stayed "under half live" after its rewrite
+	 * and was rewritten again on every pass. Recounted once here.
+	 */
+	"UPDATE packs SET live_bytes = (SELECT COALESCE(SUM(c.stored_len"
+	" + 48), 0) FROM chunks c WHERE c.vault_id = packs.vault_id"
+	" AND c.pack_id = packs.pack_id AND c.refs > 0)"
+	" WHERE state = 'live';",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)

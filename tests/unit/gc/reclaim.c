@@ -510,6 +510,115 @@ static void test_rewrite_of_a_pack_already_gone(void **state)
 	assert_readable(w, 2);
 }
 
+/* A pack of chunks smaller than their pack entries is rewritten once,
+ * not on every pass: its live bytes count the entries it keeps. */
+static void test_tiny_chunks_are_rewritten_once(void **state)
+{
+	struct world *w = *state;
+	struct hbr_reclaim_stats st;
+	char(*vaults)[HBR_GC_NAME_MAX] = NULL;
+	char s1[HBR_ID_MAX], s2[HBR_ID_MAX], j1[HBR_ID_MAX], j2[HBR_ID_MAX];
+	size_t nv = 9;
+
+	for (int i = 0; i < 3; i++) {
+		w->len[i] = 10 + (size_t)i;
+		assert_int_equal(hbr_chunk_id(w->id[i], w->raw[i], w->len[i]),
+		                 0);
+	}
+	running_job(w, j1);
+	upload(w, j1, "dd000000000000000000000000000004",
+	       (const int[]){ 0, 1, 2, 3, -1 });
+	commit_snapshot(w, j1, s1, (const int[]){ 0, 1, 2, 3, -1 });
+	running_job(w, j2);
+	commit_snapshot(w, j2, s2, (const int[]){ 0, 1, 2, -1 });
+	delete_snapshot(w, s1);
+	pass(w, &st);
+	assert_int_equal(st.packs_rewritten, 1);
+	for (int i = 0; i < 3; i++)
+		assert_readable(w, i);
+	/* Nothing left to do: the next pass rewrites nothing. */
+	assert_int_equal(
+	        hbr_store_gc_vaults(&vaults, &nv, w->f.s, hbr_time_now()), 0);
+	assert_int_equal(nv, 0);
+	hbr_free(vaults);
+	pass(w, &st);
+	assert_int_equal(st.packs_rewritten, 0);
+	assert_int_equal(st.packs_removed, 0);
+}
+
+static int refs_object_exists(struct world *w, const char *snap)
+{
+	struct hbr_buf b = HBR_BUF_INIT;
+	char key[sizeof("refs/") + HBR_ID_MAX];
+	int rc;
+
+	snprintf(key, sizeof(key), "refs/%s", snap);
+	rc = hbr_vault_get(&b, w->vault, key, 1 << 20);
+	hbr_buf_release(&b);
+	return rc == 0;
+}
+
+/* A commit killed between writing refs/<id> and its transaction leaves
+ * an object no snapshot names: a sweeping pass removes it, but never
+ * while a backup of the vault runs (its commit may be in flight), and
+ * never the refs of a live, dead or queued snapshot. */
+static void test_sweep_removes_refs_of_commits_that_never_were(void **state)
+{
+	struct world *w = *state;
+	struct hbr_reclaim_config cfg = { .data_dir = w->f.dir, .sweep = true };
+	struct hbr_reclaim_stats st = { 0 };
+	char s1[HBR_ID_MAX], s2[HBR_ID_MAX], ghost[HBR_ID_MAX];
+	char busy[HBR_ID_MAX], key[sizeof("refs/") + HBR_ID_MAX];
+
+	two_snapshots(w, s1, s2);
+	hbr_id_new(ghost, HBR_ID_SNAPSHOT);
+	snprintf(key, sizeof(key), "refs/%s", ghost);
+	assert_int_equal(
+	        hbr_vault_put(w->vault, key, w->id[0], HBR_CHUNK_ID_LEN), 0);
+	/* S1 deleted but not yet applied: its refs are still needed. */
+	delete_snapshot(w, s1);
+	{
+		char ids[3][HBR_ID_MAX];
+		bool orphan[3], running = true;
+
+		memcpy(ids[0], s1, HBR_ID_MAX);
+		memcpy(ids[1], ghost, HBR_ID_MAX);
+		memcpy(ids[2], s2, HBR_ID_MAX);
+		assert_int_equal(hbr_store_gc_orphan_refs(
+		                         orphan, &running, w->f.s, w->v,
+		                         (const char(*)[HBR_ID_MAX])ids, 3),
+		                 0);
+		assert_false(running);
+		assert_false(orphan[0]);
+		assert_true(orphan[1]);
+		assert_false(orphan[2]);
+		running_job(w, busy);
+		assert_int_equal(hbr_store_gc_orphan_refs(
+		                         orphan, &running, w->f.s, w->v,
+		                         (const char(*)[HBR_ID_MAX])ids, 3),
+		                 0);
+		assert_true(running);
+		assert_false(orphan[1]);
+	}
+	assert_int_equal(hbr_reclaim_pass(&st, w->f.s, &cfg), 0);
+	assert_int_equal(st.orphans_removed, 0);
+	assert_true(refs_object_exists(w, ghost));
+	/* The backup ends. */
+	assert_int_equal(hbr_store_execf(w->f.s,
+	                                 "UPDATE jobs SET status = 'FAILED'"
+	                                 " WHERE job_id = ?",
+	                                 "s", busy),
+	                 0);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(hbr_reclaim_pass(&st, w->f.s, &cfg), 0);
+	assert_int_equal(st.orphans_removed, 1);
+	assert_false(refs_object_exists(w, ghost));
+	assert_true(refs_object_exists(w, s2));
+	assert_int_equal(refs_of(w, 2), 1);
+	/* Only refs/<S2> is left, and a vault check finds nothing stray. */
+	assert_int_equal(objects(w, "refs/"), 1);
+}
+
 /* ---- exclusive bytes (docs/RECLAMATION.md) ---- */
 
 /* A second client of the vault, with its plan. */
@@ -840,6 +949,11 @@ int main(void)
 		        teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_rewrite_of_a_pack_already_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_tiny_chunks_are_rewritten_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_sweep_removes_refs_of_commits_that_never_were,
+		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_exclusive_bytes_follow_commits_and_reclamation,
 		        setup, teardown),

@@ -392,7 +392,7 @@ static void test_commit_counts_each_ref_once(void **state)
 	assert_int_equal(refs_of(w, 1), 1);
 	assert_int_equal(refs_of(w, 3), 0);
 	/* Referenced chunks are live bytes of their pack, and not dead. */
-	assert_int_equal(live_bytes(w, "p1"), 100 + 101 + 102);
+	assert_int_equal(live_bytes(w, "p1"), 100 + 101 + 102 + 3 * 48);
 	assert_int_equal(dead_since(w, 0), -1);
 	assert_int_equal(dead_since(w, 3), 300);
 
@@ -424,7 +424,7 @@ static void test_commit_counts_each_ref_once(void **state)
 	assert_int_equal(refs_of(w, 1), 2);
 	assert_int_equal(refs_of(w, 2), 2);
 	assert_int_equal(refs_of(w, 3), 1);
-	assert_int_equal(live_bytes(w, "p1"), 100 + 101 + 102 + 103);
+	assert_int_equal(live_bytes(w, "p1"), 100 + 101 + 102 + 103 + 4 * 48);
 	assert_int_equal(live_count(&w->f, HBR_ENT_SNAPSHOT, w->f.acc_a,
 	                            "VaultId", w->v),
 	                 2);
