@@ -161,7 +161,9 @@ static int on_pack_object(const char *key, uint64_t size, void *payload)
 
 	(void)snprintf(want.pack_id, sizeof(want.pack_id), "%s",
 	               slash ? slash + 1 : key);
-	p = bsearch(&want, c->packs, c->npacks, sizeof(*c->packs), cmp_pack);
+	p = c->npacks ? bsearch(&want, c->packs, c->npacks, sizeof(*c->packs),
+	                        cmp_pack) :
+	                NULL;
 	if (!p) {
 		c->orphaned += (int64_t)size;
 		return 0;
@@ -237,7 +239,8 @@ static int on_refs_object(const char *key, uint64_t size, void *payload)
 	char id[HBR_ID_MAX];
 
 	(void)snprintf(id, sizeof(id), "%s", key + strlen("refs/"));
-	if (!bsearch(id, c->snaps, c->nsnaps, sizeof(*c->snaps), cmp_snap))
+	if (!c->nsnaps ||
+	    !bsearch(id, c->snaps, c->nsnaps, sizeof(*c->snaps), cmp_snap))
 		c->orphaned += (int64_t)size;
 	return 0;
 }
@@ -297,7 +300,8 @@ static json_t *check_vault(struct check *c)
 		problem(c, "read transaction: %s", hbr_error_msg());
 	if (hbr_store_gc_each_pack(c->s, c->vault_id, add_pack, c) < 0)
 		problem(c, "pack rows: %s", hbr_error_msg());
-	qsort(c->packs, c->npacks, sizeof(*c->packs), cmp_pack);
+	if (c->npacks)
+		qsort(c->packs, c->npacks, sizeof(*c->packs), cmp_pack);
 	c->seen = hbr_calloc(c->npacks + 1, sizeof(*c->seen));
 	if (hbr_vault_list(c->v, "packs/", on_pack_object, c) < 0)
 		problem(c, "listing packs: %s", hbr_error_msg());
@@ -326,7 +330,8 @@ static json_t *check_vault(struct check *c)
 		        "%lld chunk rows count more references of their"
 		        " owner than references",
 		        (long long)bad_owners);
-	qsort(c->snaps, c->nsnaps, sizeof(*c->snaps), cmp_snap);
+	if (c->nsnaps)
+		qsort(c->snaps, c->nsnaps, sizeof(*c->snaps), cmp_snap);
 	if (hbr_vault_list(c->v, "refs/", on_refs_object, c) < 0)
 		problem(c, "listing refs: %s", hbr_error_msg());
 	if (txn)

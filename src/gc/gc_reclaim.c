@@ -145,7 +145,8 @@ static int gather(struct gathered *g, struct hbr_vault *v,
 	if (error < 0)
 		goto fail;
 	total = all.len / REC_LEN;
-	qsort(all.ptr, total, REC_LEN, cmp_rec);
+	if (total)
+		qsort(all.ptr, total, REC_LEN, cmp_rec);
 	g->ids = hbr_malloc(total ? total * HBR_CHUNK_ID_LEN : 1);
 	g->first = hbr_malloc((total + 1) * sizeof(*g->first));
 	g->by = hbr_malloc((total ? total : 1) * sizeof(*g->by));

@@ -616,7 +616,8 @@ static int add_live_bytes(struct hbr_store *s, const char *vault_id,
 {
 	int error = 0;
 
-	qsort(g, n, sizeof(*g), cmp_gain);
+	if (n)
+		qsort(g, n, sizeof(*g), cmp_gain);
 	for (size_t i = 0; i < n && error >= 0;) {
 		int64_t bytes = 0;
 		size_t k = i;
@@ -658,7 +659,8 @@ int hbr_store_owner_deltas_apply(struct hbr_store *s, const char *vault_id,
 {
 	int error = 0;
 
-	qsort(d, n, sizeof(*d), cmp_delta);
+	if (n)
+		qsort(d, n, sizeof(*d), cmp_delta);
 	for (size_t i = 0; i < n && error >= 0;) {
 		int64_t bytes = 0;
 		size_t k = i;

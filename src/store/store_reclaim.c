@@ -185,7 +185,8 @@ static int apply_pack_bytes(struct hbr_store *s, const char *vault_id,
 {
 	int rc = 0;
 
-	qsort(pb, n, sizeof(*pb), cmp_pack);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(pb, n, sizeof(*pb), cmp_pack);
 	for (size_t i = 0; i < n && rc >= 0;) {
 		size_t j = i;
 		int64_t sum = 0;
@@ -915,7 +916,8 @@ int hbr_store_gc_orphan_refs(bool *orphan, bool *running_out,
 	hbr_stmt_done(st);
 	if (rc < 0)
 		goto out;
-	qsort(queued, nq, sizeof(*queued), cmp_name);
+	if (nq)
+		qsort(queued, nq, sizeof(*queued), cmp_name);
 	for (size_t i = 0; i < n; i++) {
 		int64_t rows = 0;
 
