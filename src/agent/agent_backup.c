@@ -20,14 +20,19 @@
 #include "util/random.h"
 #include "util/timeutil.h"
 
-#define WINDOW       4096u /* entries between the walker and the tree */
-#define READ_SIZE    (2u << 20)
-#define BUF_SIZE     (READ_SIZE + HBR_CHUNKER_DEFAULT_MAX)
-#define CHECK_MAX    4096u /* ids per CheckAgentChunks (<= 8192) */
-#define STAGE_BYTES  (8u << 20) /* raw bytes per CheckAgentChunks */
-#define PACK_CHUNKS  16384u /* chunks per pack (<= 65536) */
-#define TREE_FLUSH   (1u << 20)
-#define MAX_EXTENTS  65536u /* more: read the file as if dense */
+#define WINDOW    4096u /* entries between the walker and the tree */
+#define READ_SIZE (1u << 20)
+/* A worker reads into one of two stage buffers, where the chunks stay
+ * until CheckAgentChunks has answered for them: no copy. */
+#define STAGE_BUF   (6u << 20)
+#define CHECK_MAX   4096u /* ids per CheckAgentChunks (<= 8192) */
+#define PACK_CHUNKS 16384u /* chunks per pack (<= 65536) */
+#define TREE_FLUSH  (1u << 20)
+#define MAX_EXTENTS 65536u /* more: read the file as if dense */
+/* Two uploads in flight keep both of hbrd's HTTP threads busy (one
+ * leaves it idle while it writes; three measured no faster). Under a
+ * SpeedLimit one is enough. */
+#define UPLOADERS    2
 #define UPLOAD_QUEUE 1
 #define MIN_PACK     (256u << 10)
 
@@ -45,27 +50,56 @@ struct hl_entry {
 
 struct backup;
 
-/* A chunk waiting for CheckAgentChunks: its bytes are in the stage. */
+/* A chunk waiting for CheckAgentChunks: its bytes are in its stage. */
 struct staged {
 	uint8_t id[HBR_CHUNK_ID_LEN];
 	uint32_t len;
 	size_t off;
 };
 
+/* A read buffer and the new chunks in it, which one CheckAgentChunks
+ * asks about. */
+struct stage {
+	uint8_t *buf; /* STAGE_BUF bytes */
+	struct staged *c;
+	size_t n, cap;
+};
+
+/*
+ * A worker's packer: a thread with its own connection that takes a full
+ * stage, asks the server which of its chunks it lacks, compresses those
+ * into its pack and queues full packs for upload, while the worker reads
+ * and hashes into its other stage. The round trip and the compression so
+ * overlap the reading instead of stalling it.
+ */
+struct packer {
+	struct backup *b;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct stage *req; /* being packed; NULL: idle */
+	bool done, quit;
+	int error;
+	struct hbr_agent_async check; /* CheckAgentChunks */
+	bool *keep; /* keep[i] when the server lacks chunk i */
+	size_t cap_keep;
+	struct hbr_buf list; /* ChunkIds */
+	struct hbr_agent_pack *pk; /* the pack being filled */
+};
+
 struct worker {
 	struct backup *b;
 	pthread_t thread;
 	bool running;
-	struct hbr_agent_conn conn;
 	struct hbr_chunker ch;
-	uint8_t *buf;
-	size_t start, scan, end; /* open chunk, next to scan, end of data */
-	struct hbr_buf stage; /* raw bytes of the staged chunks */
-	struct staged *staged;
-	size_t n_staged, cap_staged;
-	struct hbr_pack_writer w; /* the pack being filled */
-	bool w_ready;
-	struct hbr_buf list; /* ChunkIds */
+	/* In stages[cur].buf: the open chunk, the next byte to scan, the
+	 * end of the data read. */
+	size_t start, scan, end;
+	struct stage stages[2];
+	int cur; /* the stage being filled */
+	bool pending; /* the other one is with the packer */
+	struct packer pp;
 };
 
 struct backup {
@@ -107,6 +141,12 @@ struct backup {
 
 	/* The walk's own counts: the totals the commit reports. */
 	uint64_t files, reused, bytes, items;
+	/* The share (percent) of the chunks checked last that the server
+	 * had: packers compress before checking while it is low. */
+	atomic_int present_pct;
+	/* Where the workers wait (ns, for the debug log). */
+	atomic_uint_fast64_t ns_check, ns_check_wait, ns_put, ns_wait_work;
+	atomic_uint_fast64_t n_checks, ns_check_rpc;
 };
 
 /* ---- hard links: (dev, inode) -> the first path seen ---------------- */
@@ -166,112 +206,217 @@ static bool stopped(const struct backup *b)
 	return hbr_agent_job_stopped(b->job);
 }
 
-static int send_pack(struct worker *wk)
+static int send_pack(struct packer *pp)
 {
-	struct backup *b = wk->b;
-	struct hbr_agent_pack *p = hbr_agent_uploader_pack(b->up);
+	struct backup *b = pp->b;
+	uint64_t t0 = hbr_time_mono_ns();
 	int error;
 
-	p->count = wk->w.count;
-	if ((error = hbr_pack_writer_finish(&p->body, &p->header_len, &wk->w)) <
-	    0) {
-		hbr_agent_uploader_put(b->up, p); /* recycled: job stops */
-		return hbr_agent_job_fail(b->job, error, "pack");
-	}
-	return hbr_agent_uploader_put(b->up, p);
-}
-
-/*
- * Ask the server which staged chunks it lacks, compress those into the
- * pack, and send the pack when it is full (or final). Chunks are checked
- * before they are compressed: a client whose data another client already
- * stored (the same files on many machines) then costs reading and
- * hashing only.
- */
-static int flush(struct worker *wk, bool final)
-{
-	struct backup *b = wk->b;
-	size_t n = wk->n_staged;
-	struct hbr_kvlist p = HBR_KVLIST_INIT;
-	json_t *ans = NULL, *missing, *v;
-	bool *keep = NULL;
-	size_t i;
-	int error = 0;
-
-	if (stopped(b))
-		return HBR_ECONFLICT;
-	if (n) {
-		hbr_buf_clear(&wk->list);
-		for (i = 0; i < n; i++) {
-			char hex[HBR_CHUNK_HEX_LEN];
-
-			hbr_chunk_id_hex(hex, wk->staged[i].id);
-			if (i)
-				(void)hbr_buf_putc(&wk->list, ',');
-			(void)hbr_buf_put(&wk->list, hex, 64);
-		}
-		hbr_agent_param(&p, "JobId", b->job->id);
-		hbr_agent_param(&p, "ChunkIds", wk->list.ptr);
-		if ((error = hbr_agent_job_call(&ans, b->job, &wk->conn,
-		                                "CheckAgentChunks", &p)) < 0) {
-			error = hbr_agent_job_fail(b->job, error,
-			                           "CheckAgentChunks");
-			goto out;
-		}
-		missing = json_object_get(ans, "Missing");
-		keep = hbr_calloc(n, sizeof(*keep));
-		json_array_foreach(missing, i, v)
-		{
-			json_int_t k = json_integer_value(v);
-
-			if (!json_is_integer(v) || k < 0 || (uint64_t)k >= n) {
-				error = hbr_agent_job_fail(
-				        b->job,
-				        hbr_error_set(
-				                HBR_EIO,
-				                "Missing holds what is not"
-				                " an index below %zu",
-				                n),
-				        "CheckAgentChunks");
-				goto out;
-			}
-			keep[k] = true;
-		}
-		for (i = 0; i < n && !error; i++) {
-			const struct staged *c = &wk->staged[i];
-
-			if (!keep[i])
-				continue;
-			if ((error = hbr_pack_writer_add(
-			             &wk->w, c->id,
-			             (const uint8_t *)wk->stage.ptr + c->off,
-			             c->len, HBR_AGENT_ZSTD_LEVEL)) < 0) {
-				error = hbr_agent_job_fail(b->job, error,
-				                           "pack");
-				goto out;
-			}
-			if (wk->w.count >= PACK_CHUNKS ||
-			    hbr_pack_writer_size(&wk->w) >= b->pack_target)
-				error = send_pack(wk);
-		}
-		wk->n_staged = 0;
-		hbr_buf_clear(&wk->stage);
-	}
-	if (!error && final && wk->w.count)
-		error = send_pack(wk);
-out:
-	hbr_free(keep);
-	json_decref(ans);
-	hbr_kvlist_release(&p);
+	error = hbr_agent_uploader_put(b->up, pp->pk);
+	atomic_fetch_add(&b->ns_put, hbr_time_mono_ns() - t0);
+	if (!(pp->pk = hbr_agent_uploader_pack(b->up)) && !error)
+		error = hbr_agent_job_fail(b->job, HBR_ERROR, "pack");
 	return error;
 }
 
-/* A new chunk for the vault, unless the job already has it: staged
- * until the next check. */
+static bool pack_full(const struct backup *b, const struct hbr_pack_writer *w)
+{
+	return w->count >= PACK_CHUNKS ||
+	       hbr_pack_writer_size(w) >= b->pack_target;
+}
+
+/* Ask the server, in the background, which of the stage's chunks it
+ * lacks. */
+static void check_start(struct packer *pp, const struct stage *st)
+{
+	struct hbr_kvlist p = HBR_KVLIST_INIT;
+
+	hbr_buf_clear(&pp->list);
+	for (size_t i = 0; i < st->n; i++) {
+		char hex[HBR_CHUNK_HEX_LEN];
+
+		hbr_chunk_id_hex(hex, st->c[i].id);
+		if (i)
+			(void)hbr_buf_putc(&pp->list, ',');
+		(void)hbr_buf_put(&pp->list, hex, 64);
+	}
+	hbr_agent_param(&p, "JobId", pp->b->job->id);
+	hbr_agent_param(&p, "ChunkIds", pp->list.ptr);
+	hbr_agent_async_start(&pp->check, "CheckAgentChunks", &p);
+}
+
+/* The answer into pp->keep; *present: how many the server has. */
+static int check_wait(struct packer *pp, const struct stage *st,
+                      size_t *present)
+{
+	struct backup *b = pp->b;
+	json_t *ans = NULL, *v;
+	size_t i, missing = 0;
+	uint64_t t0 = hbr_time_mono_ns();
+	int error;
+
+	atomic_fetch_add(&b->n_checks, 1);
+	hbr_grow((void **)&pp->keep, &pp->cap_keep, st->n, sizeof(*pp->keep));
+	memset(pp->keep, 0, st->n * sizeof(*pp->keep));
+	error = hbr_agent_async_wait(&pp->check, &ans);
+	atomic_fetch_add(&b->ns_check, hbr_time_mono_ns() - t0);
+	json_array_foreach(json_object_get(ans, "Missing"), i, v)
+	{
+		json_int_t k = json_integer_value(v);
+
+		if (error == 0 &&
+		    (!json_is_integer(v) || k < 0 || (uint64_t)k >= st->n))
+			error = hbr_error_set(HBR_EIO,
+			                      "Missing holds what is not an"
+			                      " index below %zu",
+			                      st->n);
+		else if (error == 0 && !pp->keep[k]) {
+			pp->keep[k] = true;
+			missing++;
+		}
+	}
+	json_decref(ans);
+	if (error < 0)
+		return stopped(b) ? error :
+		                    hbr_agent_job_fail(b->job, error,
+		                                       "CheckAgentChunks");
+	*present = st->n - missing;
+	return 0;
+}
+
+/*
+ * Pack a stage. While the server has lacked nearly everything checked
+ * lately (a new backup), chunks are compressed straight away and checked
+ * when their pack is queued, in the background (agent_upload.h); the ones
+ * the server has are dropped before the pack leaves. Otherwise (the same
+ * files on many machines) the stage is checked first, so that nothing is
+ * compressed in vain. Either way no chunk leaves unchecked.
+ */
+static int pack_stage(struct packer *pp, const struct stage *st)
+{
+	struct backup *b = pp->b;
+	bool speculate = atomic_load(&b->present_pct) < 25;
+	size_t present = 0;
+	int error = 0;
+
+	if (!speculate) {
+		check_start(pp, st);
+		if ((error = check_wait(pp, st, &present)) < 0)
+			return error;
+		atomic_store(&b->present_pct, (int)(present * 100 / st->n));
+	}
+	for (size_t i = 0; i < st->n && !error; i++) {
+		const struct staged *c = &st->c[i];
+
+		if (!speculate && !pp->keep[i])
+			continue;
+		if ((error = hbr_agent_pack_add(pp->pk, c->id, st->buf + c->off,
+		                                c->len, HBR_AGENT_ZSTD_LEVEL,
+		                                !speculate)) < 0) {
+			error = hbr_agent_job_fail(b->job, error, "pack");
+			break;
+		}
+		if (pack_full(b, &pp->pk->w))
+			error = send_pack(pp);
+		if (!error && stopped(b))
+			error = HBR_ECONFLICT;
+	}
+	return error;
+}
+
+static void *packer_main(void *arg)
+{
+	struct packer *pp = arg;
+
+	pthread_mutex_lock(&pp->lock);
+	for (;;) {
+		struct stage *st;
+		int error;
+
+		while ((!pp->req || pp->done) && !pp->quit)
+			pthread_cond_wait(&pp->cv, &pp->lock);
+		if (pp->quit)
+			break;
+		st = pp->req;
+		pthread_mutex_unlock(&pp->lock);
+		error = stopped(pp->b) ? HBR_ECONFLICT : pack_stage(pp, st);
+		pthread_mutex_lock(&pp->lock);
+		pp->error = error;
+		pp->done = true;
+		pthread_cond_broadcast(&pp->cv);
+	}
+	pthread_mutex_unlock(&pp->lock);
+	return NULL;
+}
+
+/* Hand the stage being filled to the packer; fill the other one. */
+static void stage_hand_off(struct worker *wk)
+{
+	struct packer *pp = &wk->pp;
+	struct stage *st = &wk->stages[wk->cur];
+
+	HBR_ASSERT(!wk->pending);
+	if (!st->n)
+		return;
+	pthread_mutex_lock(&pp->lock);
+	pp->req = st;
+	pp->done = false;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->lock);
+	wk->pending = true;
+	wk->cur ^= 1;
+}
+
+/* Wait until the packer is done with the stage handed to it. */
+static int stage_reclaim(struct worker *wk)
+{
+	struct backup *b = wk->b;
+	struct packer *pp = &wk->pp;
+	uint64_t t0;
+	int error;
+
+	if (!wk->pending)
+		return 0;
+	t0 = hbr_time_mono_ns();
+	pthread_mutex_lock(&pp->lock);
+	while (!pp->done)
+		pthread_cond_wait(&pp->cv, &pp->lock);
+	atomic_fetch_add(&b->ns_check_wait, hbr_time_mono_ns() - t0);
+	pp->req->n = 0;
+	pp->req = NULL;
+	pp->done = false;
+	error = pp->error;
+	pthread_mutex_unlock(&pp->lock);
+	wk->pending = false;
+	return error;
+}
+
+/* The end of the worker's input: pack everything staged, send the
+ * last pack. */
+static int flush(struct worker *wk)
+{
+	int error;
+
+	if (stopped(wk->b))
+		return HBR_ECONFLICT;
+	if ((error = stage_reclaim(wk)) < 0)
+		return error;
+	stage_hand_off(wk);
+	if ((error = stage_reclaim(wk)) < 0)
+		return error;
+	/* The packer is idle: its pack may be touched from here. */
+	if (wk->pp.pk->w.count)
+		return send_pack(&wk->pp);
+	return 0;
+}
+
+/* A new chunk for the vault, unless the job already has it: noted in
+ * the stage its bytes lie in. */
 static int chunk_done(struct worker *wk, struct hbr_agent_entry *e,
                       const uint8_t *data, size_t len)
 {
 	struct backup *b = wk->b;
+	struct stage *st = &wk->stages[wk->cur];
 	uint8_t id[HBR_CHUNK_ID_LEN];
 	struct staged *c;
 	int error, fresh;
@@ -285,16 +430,40 @@ static int chunk_done(struct worker *wk, struct hbr_agent_entry *e,
 	pthread_mutex_unlock(&b->known_lock);
 	if (fresh <= 0)
 		return fresh;
-	hbr_grow((void **)&wk->staged, &wk->cap_staged, wk->n_staged + 1,
-	         sizeof(*wk->staged));
-	c = &wk->staged[wk->n_staged++];
+	HBR_ASSERT(data >= st->buf && data + len <= st->buf + STAGE_BUF);
+	hbr_grow((void **)&st->c, &st->cap, st->n + 1, sizeof(*st->c));
+	c = &st->c[st->n++];
 	memcpy(c->id, id, HBR_CHUNK_ID_LEN);
-	c->off = wk->stage.len;
+	c->off = (size_t)(data - st->buf);
 	c->len = (uint32_t)len;
-	if ((error = hbr_buf_put(&wk->stage, data, len)) < 0)
-		return hbr_agent_job_fail(b->job, error, "stage");
-	if (wk->stage.len >= STAGE_BYTES || wk->n_staged >= CHECK_MAX)
-		return flush(wk, false);
+	return 0;
+}
+
+/*
+ * The stage is full: its new chunks go to the packer and reading goes
+ * on in the other buffer (free once its own answer has been taken),
+ * the open chunk moved along. Without new chunks the buffer is simply
+ * reused.
+ */
+static int rotate(struct worker *wk)
+{
+	struct stage *st = &wk->stages[wk->cur];
+	size_t open = wk->end - wk->start;
+	int error;
+
+	if (stopped(wk->b))
+		return HBR_ECONFLICT;
+	if (st->n) {
+		if ((error = stage_reclaim(wk)) < 0)
+			return error;
+		memcpy(wk->stages[wk->cur ^ 1].buf, st->buf + wk->start, open);
+		stage_hand_off(wk);
+	} else {
+		memmove(st->buf, st->buf + wk->start, open);
+	}
+	wk->scan -= wk->start;
+	wk->end = open;
+	wk->start = 0;
 	return 0;
 }
 
@@ -310,19 +479,20 @@ static int feed(struct worker *wk, struct hbr_agent_entry *e, int fd,
 	int error;
 
 	while (limit) {
+		struct stage *st = &wk->stages[wk->cur];
 		size_t want;
 		ssize_t n;
 
-		if (BUF_SIZE - wk->end < READ_SIZE) {
-			/* Move the open chunk (<= max bytes) to the front. */
-			memmove(wk->buf, wk->buf + wk->start,
-			        wk->end - wk->start);
-			wk->scan -= wk->start;
-			wk->end -= wk->start;
-			wk->start = 0;
+		/* One read adds at most READ_SIZE / min + 1 chunks. */
+		if (STAGE_BUF - wk->end < READ_SIZE ||
+		    st->n + READ_SIZE / HBR_CHUNKER_DEFAULT_MIN + 1 >=
+		            CHECK_MAX) {
+			if ((error = rotate(wk)) < 0)
+				return error;
+			st = &wk->stages[wk->cur];
 		}
 		want = READ_SIZE < limit ? READ_SIZE : (size_t)limit;
-		n = read(fd, wk->buf + wk->end, want);
+		n = read(fd, st->buf + wk->end, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -334,14 +504,14 @@ static int feed(struct worker *wk, struct hbr_agent_entry *e, int fd,
 		if (limit != UINT64_MAX)
 			limit -= (uint64_t)n;
 		while (wk->scan < wk->end) {
-			size_t k = hbr_chunker_next(&wk->ch, wk->buf + wk->scan,
+			size_t k = hbr_chunker_next(&wk->ch, st->buf + wk->scan,
 			                            wk->end - wk->scan, false);
 			if (!k) {
 				wk->scan = wk->end;
 				break;
 			}
 			wk->scan += k;
-			if ((error = chunk_done(wk, e, wk->buf + wk->start,
+			if ((error = chunk_done(wk, e, st->buf + wk->start,
 			                        wk->scan - wk->start)) < 0)
 				return error;
 			wk->start = wk->scan;
@@ -352,17 +522,25 @@ static int feed(struct worker *wk, struct hbr_agent_entry *e, int fd,
 	return 0;
 }
 
-/* The end of a stream: the open chunk is the last one. */
+/* The end of a stream: the open chunk is the last one. The next file's
+ * data follows in the same stage. */
 static int feed_end(struct worker *wk, struct hbr_agent_entry *e)
 {
 	int error = 0;
 
 	if (wk->end > wk->start)
-		error = chunk_done(wk, e, wk->buf + wk->start,
+		error = chunk_done(wk, e, wk->stages[wk->cur].buf + wk->start,
 		                   wk->end - wk->start);
-	wk->start = wk->scan = wk->end = 0;
+	wk->start = wk->scan = wk->end;
 	hbr_chunker_reset(&wk->ch);
 	return error;
+}
+
+/* A stream abandoned half-way: its open chunk is dropped. */
+static void feed_abort(struct worker *wk)
+{
+	wk->end = wk->scan = wk->start;
+	hbr_chunker_reset(&wk->ch);
 }
 
 /* The data extents of a file with holes (SEEK_DATA/SEEK_HOLE); false
@@ -452,12 +630,10 @@ static int read_file(struct worker *wk, struct hbr_agent_entry *e)
 		error = feed(wk, e, fd, UINT64_MAX, &got);
 		e->size = got;
 	}
-	if (!error) {
+	if (!error)
 		error = feed_end(wk, e);
-	} else {
-		wk->start = wk->scan = wk->end = 0;
-		hbr_chunker_reset(&wk->ch);
-	}
+	else
+		feed_abort(wk);
 	if (!error && e->size > got) /* holes count as done */
 		atomic_fetch_add(&b->job->bytes_done, e->size - got);
 out:
@@ -470,31 +646,55 @@ out:
 static int worker_init(struct worker *wk, struct backup *b)
 {
 	struct hbr_chunker_params cp;
+	struct packer *pp = &wk->pp;
 	int error;
 
 	memset(wk, 0, sizeof(*wk));
 	wk->b = b;
+	pp->b = b;
 	hbr_chunker_params_default(&cp);
-	hbr_buf_init(&wk->stage, 0);
-	hbr_buf_init(&wk->list, 0);
+	for (int i = 0; i < 2; i++)
+		wk->stages[i].buf = hbr_malloc(STAGE_BUF);
+	hbr_buf_init(&pp->list, 0);
+	pthread_mutex_init(&pp->lock, NULL);
+	pthread_cond_init(&pp->cv, NULL);
 	if ((error = hbr_chunker_init(&wk->ch, &cp)) < 0 ||
-	    (error = hbr_agent_conn_init(&wk->conn, b->job->key)) < 0 ||
-	    (error = hbr_pack_writer_init(&wk->w)) < 0)
+	    (error = hbr_agent_async_init(&pp->check, b->job)) < 0)
 		return error;
-	wk->w_ready = true;
-	wk->buf = hbr_malloc(BUF_SIZE);
+	if (!(pp->pk = hbr_agent_uploader_pack(b->up)))
+		return hbr_error_set(HBR_ERROR, "cannot make a pack");
+	if (pthread_create(&pp->thread, NULL, packer_main, pp))
+		return hbr_error_set(HBR_ERROR, "cannot start a thread");
+	pp->running = true;
 	return 0;
 }
 
 static void worker_release(struct worker *wk)
 {
-	hbr_agent_conn_release(&wk->conn);
-	if (wk->w_ready)
-		hbr_pack_writer_free(&wk->w);
-	hbr_buf_release(&wk->stage);
-	hbr_free(wk->staged);
-	hbr_buf_release(&wk->list);
-	hbr_free(wk->buf);
+	struct packer *pp = &wk->pp;
+
+	if (pp->running) {
+		/* A stage still being packed is waited for: the packer
+		 * reads it. */
+		pthread_mutex_lock(&pp->lock);
+		while (pp->req && !pp->done)
+			pthread_cond_wait(&pp->cv, &pp->lock);
+		pp->quit = true;
+		pthread_cond_broadcast(&pp->cv);
+		pthread_mutex_unlock(&pp->lock);
+		pthread_join(pp->thread, NULL);
+	}
+	hbr_agent_async_release(&pp->check);
+	hbr_buf_release(&pp->list);
+	hbr_free(pp->keep);
+	pthread_mutex_destroy(&pp->lock);
+	pthread_cond_destroy(&pp->cv);
+	for (int i = 0; i < 2; i++) {
+		hbr_free(wk->stages[i].buf);
+		hbr_free(wk->stages[i].c);
+	}
+	if (pp->pk && wk->b->up)
+		hbr_agent_uploader_recycle(wk->b->up, pp->pk);
 }
 
 static void slot_done(struct backup *b, struct slot *s, int state)
@@ -515,9 +715,12 @@ static void *worker_main(void *arg)
 		uint64_t seq;
 		int error;
 
+		uint64_t t0 = hbr_time_mono_ns();
+
 		pthread_mutex_lock(&b->lock);
 		while (!b->work_n && !b->work_closed && !stopped(b))
 			pthread_cond_wait(&b->work_cv, &b->lock);
+		atomic_fetch_add(&b->ns_wait_work, hbr_time_mono_ns() - t0);
 		if (!b->work_n || stopped(b)) {
 			pthread_mutex_unlock(&b->lock);
 			break;
@@ -548,7 +751,7 @@ static void *worker_main(void *arg)
 		slot_done(b, s, SLOT_READY);
 	}
 	if (!stopped(b))
-		(void)flush(wk, true);
+		(void)flush(wk);
 	/* The walker may be waiting for a slot this worker will not
 	 * finish. */
 	pthread_mutex_lock(&b->lock);
@@ -863,7 +1066,7 @@ static int store_tree(struct backup *b, struct hbr_agent_entry *tree)
 	/* The tree's bytes are not the job's. */
 	atomic_fetch_sub(&b->job->bytes_done, got);
 	if (!error)
-		error = flush(&wk, true);
+		error = flush(&wk);
 out:
 	worker_release(&wk);
 	if (error < 0 && !stopped(b))
@@ -1065,9 +1268,9 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 	for (uint32_t i = 0; i < WINDOW; i++)
 		hbr_agent_entry_init(&b.slots[i].e);
 	b.work = hbr_calloc(WINDOW, sizeof(*b.work));
-	if ((error = hbr_agent_uploader_start(&b.up, job,
-	                                      b.speed.limited ? 1 : 2,
-	                                      UPLOAD_QUEUE, &b.speed)) < 0) {
+	if ((error = hbr_agent_uploader_start(
+	             &b.up, job, b.speed.limited ? 1 : UPLOADERS, UPLOAD_QUEUE,
+	             &b.speed, &b.present_pct)) < 0) {
 		(void)hbr_agent_job_fail(job, error, "uploader");
 		goto out;
 	}
@@ -1108,6 +1311,18 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 		goto out;
 	cache_tree(&b, snapshot_id);
 	secs = (double)(hbr_time_mono_ns() - t0) / 1e9;
+	for (int i = 0; i < b.n_workers; i++)
+		atomic_fetch_add(&b.ns_check_rpc, b.workers[i].pp.check.ns);
+	hbr_log_debug("job %s: %" PRIu64 " checks, %.2f s of round trips",
+	              job->id, (uint64_t)atomic_load(&b.n_checks),
+	              (double)atomic_load(&b.ns_check_rpc) / 1e9);
+	hbr_log_debug("job %s: packers waited %.2f s for checks; workers"
+	              " waited %.2f s for packers, %.2f s for the upload"
+	              " queue, %.2f s for files",
+	              job->id, (double)atomic_load(&b.ns_check) / 1e9,
+	              (double)atomic_load(&b.ns_check_wait) / 1e9,
+	              (double)atomic_load(&b.ns_put) / 1e9,
+	              (double)atomic_load(&b.ns_wait_work) / 1e9);
 	hbr_log_info(
 	        "job %s: snapshot %s %s: %" PRIu64 " files (%" PRIu64
 	        " unchanged), %.1f MiB in %.2f s (%.0f MB/s); sent %" PRIu64

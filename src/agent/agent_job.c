@@ -343,3 +343,111 @@ int hbr_agent_job_finish(struct hbr_agent_job *job, struct hbr_agent_conn *conn,
 	hbr_kvlist_release(&p);
 	return error;
 }
+
+enum { ASYNC_IDLE, ASYNC_PENDING, ASYNC_DONE, ASYNC_QUIT };
+
+static void *async_main(void *arg)
+{
+	struct hbr_agent_async *a = arg;
+
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		json_t *ans = NULL;
+		uint64_t t0;
+		int error;
+
+		while (a->state != ASYNC_PENDING && a->state != ASYNC_QUIT)
+			pthread_cond_wait(&a->cv, &a->lock);
+		if (a->state == ASYNC_QUIT)
+			break;
+		pthread_mutex_unlock(&a->lock);
+		t0 = hbr_time_mono_ns();
+		error = hbr_agent_job_call(&ans, a->job, &a->conn, a->action,
+		                           &a->params);
+		pthread_mutex_lock(&a->lock);
+		a->ns += hbr_time_mono_ns() - t0;
+		a->ans = ans;
+		a->error = error;
+		if (error < 0)
+			(void)snprintf(a->message, sizeof(a->message), "%s",
+			               hbr_error_msg());
+		a->state = ASYNC_DONE;
+		pthread_cond_broadcast(&a->cv);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+int hbr_agent_async_init(struct hbr_agent_async *a, struct hbr_agent_job *job)
+{
+	int error;
+
+	memset(a, 0, sizeof(*a));
+	a->job = job;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if ((error = hbr_agent_conn_init(&a->conn, job->key)) < 0)
+		return error;
+	if (pthread_create(&a->thread, NULL, async_main, a))
+		return hbr_error_set(HBR_ERROR, "cannot start a thread");
+	a->running = true;
+	return 0;
+}
+
+void hbr_agent_async_release(struct hbr_agent_async *a)
+{
+	if (!a)
+		return;
+	if (a->running) {
+		pthread_mutex_lock(&a->lock);
+		while (a->state == ASYNC_PENDING)
+			pthread_cond_wait(&a->cv, &a->lock);
+		a->state = ASYNC_QUIT;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->thread, NULL);
+		a->running = false;
+	}
+	json_decref(a->ans);
+	a->ans = NULL;
+	hbr_kvlist_release(&a->params);
+	hbr_agent_conn_release(&a->conn);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->cv);
+}
+
+void hbr_agent_async_start(struct hbr_agent_async *a, const char *action,
+                           struct hbr_kvlist *params)
+{
+	pthread_mutex_lock(&a->lock);
+	HBR_ASSERT(a->state == ASYNC_IDLE);
+	hbr_kvlist_release(&a->params);
+	a->params = *params;
+	*params = (struct hbr_kvlist)HBR_KVLIST_INIT;
+	a->action = action;
+	a->state = ASYNC_PENDING;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->lock);
+}
+
+int hbr_agent_async_wait(struct hbr_agent_async *a, json_t **out)
+{
+	int error;
+
+	pthread_mutex_lock(&a->lock);
+	HBR_ASSERT(a->state == ASYNC_PENDING || a->state == ASYNC_DONE);
+	while (a->state != ASYNC_DONE)
+		pthread_cond_wait(&a->cv, &a->lock);
+	error = a->error;
+	if (error == 0)
+		*out = a->ans;
+	else
+		json_decref(a->ans);
+	a->ans = NULL;
+	a->state = ASYNC_IDLE;
+	pthread_mutex_unlock(&a->lock);
+	/* Error messages are thread-local: restate the helper's. */
+	if (error < 0)
+		return hbr_error_set(error, "%s", a->message);
+	return 0;
+}

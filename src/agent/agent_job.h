@@ -100,6 +100,36 @@ bool hbr_agent_job_sleep(const struct hbr_agent_job *job, unsigned ms);
 /* Whether a failed call is worth another try. */
 bool hbr_agent_retryable(int error);
 
+/*
+ * A call made by a helper thread, so that the caller can work while it
+ * travels (a backup compresses while CheckAgentChunks is answered).
+ * One call at a time; retried like hbr_agent_job_call.
+ */
+struct hbr_agent_async {
+	struct hbr_agent_job *job;
+	struct hbr_agent_conn conn;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	const char *action;
+	struct hbr_kvlist params;
+	json_t *ans;
+	int error;
+	char message[HBR_AGENT_REASON_MAX]; /* the error's, from the helper */
+	int state; /* idle, pending, done, quit */
+	uint64_t ns; /* time the calls took */
+};
+
+int hbr_agent_async_init(struct hbr_agent_async *a, struct hbr_agent_job *job);
+/* Waits for a call still under way. */
+void hbr_agent_async_release(struct hbr_agent_async *a);
+/* Start action with params (moved in: params is left empty). */
+void hbr_agent_async_start(struct hbr_agent_async *a, const char *action,
+                           struct hbr_kvlist *params);
+/* Wait for the call's answer (*out, caller owns) or error. */
+int hbr_agent_async_wait(struct hbr_agent_async *a, json_t **out);
+
 /* The progress reporter thread; stop_progress joins it. */
 int hbr_agent_job_start_progress(struct hbr_agent_job *job);
 void hbr_agent_job_stop_progress(struct hbr_agent_job *job);

@@ -20,8 +20,9 @@
 #define SIGNED_HEADERS                                                    \
 	"content-type;host;x-acs-action;x-acs-content-sha256;x-acs-date;" \
 	"x-acs-signature-nonce;x-acs-version"
-#define FORM_TYPE   "application/x-www-form-urlencoded"
-#define BINARY_TYPE "application/octet-stream"
+#define UPLOAD_BUFFER (512L << 10) /* libcurl's default is 64 KiB */
+#define FORM_TYPE     "application/x-www-form-urlencoded"
+#define BINARY_TYPE   "application/octet-stream"
 
 int hbr_agent_rpc_global_init(void)
 {
@@ -249,6 +250,8 @@ struct request {
 	const struct hbr_kvlist *query; /* NULL: none */
 	const void *body;
 	size_t len;
+	const void *tail; /* a second part of the body (NULL: none) */
+	size_t tail_len;
 	bool long_transfer; /* stall timeout instead of a total one */
 	uint64_t max_send_speed;
 };
@@ -267,12 +270,58 @@ static int url_with_query(struct hbr_buf *out, const char *base,
 	return form_body(out, query);
 }
 
+/* A body in two parts, read by libcurl as it sends (no copy into one
+ * buffer); seekable, so that a request on a reused connection that died
+ * can be sent again. */
+struct body_reader {
+	const struct request *req;
+	size_t pos;
+};
+
+static size_t read_body(char *out, size_t size, size_t n, void *payload)
+{
+	struct body_reader *r = payload;
+	const struct request *req = r->req;
+	size_t want = size * n, done = 0;
+
+	while (done < want && r->pos < req->len + req->tail_len) {
+		const char *src;
+		size_t avail;
+
+		if (r->pos < req->len) {
+			src = (const char *)req->body + r->pos;
+			avail = req->len - r->pos;
+		} else {
+			src = (const char *)req->tail + (r->pos - req->len);
+			avail = req->len + req->tail_len - r->pos;
+		}
+		if (avail > want - done)
+			avail = want - done;
+		memcpy(out + done, src, avail);
+		done += avail;
+		r->pos += avail;
+	}
+	return done;
+}
+
+static int seek_body(void *payload, curl_off_t offset, int origin)
+{
+	struct body_reader *r = payload;
+
+	if (origin != SEEK_SET || offset < 0 ||
+	    (size_t)offset > r->req->len + r->req->tail_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	r->pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 /* Sign and send req; the answer's body lands in resp. */
 static int perform(struct hbr_agent_conn *c, const struct request *req,
                    struct hbr_buf *resp)
 {
 	struct hbr_kvlist headers = HBR_KVLIST_INIT;
 	struct hbr_buf url = HBR_BUF_INIT;
+	struct body_reader reader = { req, 0 };
 	struct curl_slist *list = NULL;
 	char date[32], nonce[37], *auth = NULL;
 	char curl_err[CURL_ERROR_SIZE] = "";
@@ -300,8 +349,20 @@ static int perform(struct hbr_agent_conn *c, const struct request *req,
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, hbr_buf_cstr(&url));
 	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
+	if (req->tail) {
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_body);
+		curl_easy_setopt(h, CURLOPT_READDATA, &reader);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_body);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, &reader);
+		curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)(req->len + req->tail_len));
+	} else {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+		                 req->body ? req->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)req->len);
+	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
@@ -372,23 +433,24 @@ out:
 
 int hbr_agent_conn_upload(json_t **out, struct hbr_agent_conn *c,
                           const char *action, const struct hbr_kvlist *query,
-                          const void *body, size_t len, size_t signed_len,
-                          uint64_t max_send_speed)
+                          const void *head, size_t head_len, const void *tail,
+                          size_t tail_len, uint64_t max_send_speed)
 {
 	struct hbr_buf resp;
 	struct request req = { .action = action,
 		               .content_type = BINARY_TYPE,
 		               .query = query,
-		               .body = body,
-		               .len = len,
+		               .body = head,
+		               .len = head_len,
+		               .tail = tail ? tail : "",
+		               .tail_len = tail_len,
 		               .long_transfer = true,
 		               .max_send_speed = max_send_speed };
 	char hash[65];
 	int error;
 
-	HBR_ASSERT(signed_len <= len);
 	hbr_buf_init(&resp, ANSWER_MAX);
-	hbr_sig_sha256_hex(hash, body, signed_len);
+	hbr_sig_sha256_hex(hash, head, head_len);
 	req.payload_hash = hash;
 	if ((error = perform(c, &req, &resp)) == 0)
 		error = answer(out, c, &resp);

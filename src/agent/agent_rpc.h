@@ -74,16 +74,17 @@ int hbr_agent_conn_call(json_t **out, struct hbr_agent_conn *c,
                         const char *action, const struct hbr_kvlist *params);
 
 /*
- * POST a binary body (application/octet-stream) with the parameters in
- * the query. x-acs-content-sha256 is the SHA-256 of the first signed_len
- * bytes of the body (a pack's header, docs/AGENT-PROTOCOL.md).
+ * POST a binary body (application/octet-stream), head then tail, with
+ * the parameters in the query. x-acs-content-sha256 is the SHA-256 of the
+ * head only (a pack's header, docs/AGENT-PROTOCOL.md). The two parts are
+ * sent as they lie (a pack's data is never copied into one buffer).
  * max_send_speed (bytes/s, 0 = unlimited) throttles the transfer. Errors
  * as for hbr_agent_conn_call.
  */
 int hbr_agent_conn_upload(json_t **out, struct hbr_agent_conn *c,
                           const char *action, const struct hbr_kvlist *query,
-                          const void *body, size_t len, size_t signed_len,
-                          uint64_t max_send_speed);
+                          const void *head, size_t head_len, const void *tail,
+                          size_t tail_len, uint64_t max_send_speed);
 
 /*
  * Call `action` (form body) whose successful answer is binary: it is

@@ -1,11 +1,13 @@
 /* Pack uploads: a bounded queue and uploader threads (agent_upload.h). */
 #include "common.h"
+#include <inttypes.h>
 #include <stdatomic.h>
 #include "agent/agent_upload.h"
 #include "core/pack.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define UPLOADERS_MAX 4
 #define POOL_MAX      16
@@ -23,14 +25,50 @@ struct hbr_agent_uploader {
 	pthread_t threads[UPLOADERS_MAX];
 	int n_threads;
 	atomic_uint_fast64_t packs, bytes, new_chunks;
+	atomic_uint_fast64_t ns_upload, ns_idle, ns_check, dropped;
+	atomic_int *present_pct;
 };
 
 static void pack_free(struct hbr_agent_pack *p)
 {
 	if (!p)
 		return;
-	hbr_buf_release(&p->body);
+	if (p->check) {
+		hbr_agent_async_release(p->check);
+		hbr_free(p->check);
+	}
+	hbr_pack_writer_free(&p->w);
+	hbr_buf_release(&p->head);
+	hbr_buf_release(&p->list);
+	hbr_free(p->unchecked);
 	hbr_free(p);
+}
+
+int hbr_agent_pack_add(struct hbr_agent_pack *p,
+                       const uint8_t id[HBR_CHUNK_ID_LEN], const void *raw,
+                       size_t raw_len, int level, bool checked)
+{
+	int error;
+
+	if ((error = hbr_pack_writer_add(&p->w, id, raw, raw_len, level)) < 0)
+		return error;
+	hbr_grow((void **)&p->unchecked, &p->cap_unchecked, p->w.count,
+	         sizeof(*p->unchecked));
+	p->unchecked[p->w.count - 1] = !checked;
+	p->n_unchecked += !checked;
+	return 0;
+}
+
+/* Empty the writer for its next pack, keeping its memory (what
+ * hbr_pack_writer_finish does after copying the pack out). */
+static void pack_reset(struct hbr_agent_pack *p)
+{
+	hbr_buf_clear(&p->w.table);
+	hbr_buf_clear(&p->w.data);
+	p->w.count = 0;
+	p->w.raw_bytes = 0;
+	p->n_unchecked = 0;
+	hbr_buf_clear(&p->head);
 }
 
 struct hbr_agent_pack *hbr_agent_uploader_pack(struct hbr_agent_uploader *u)
@@ -41,18 +79,33 @@ struct hbr_agent_pack *hbr_agent_uploader_pack(struct hbr_agent_uploader *u)
 	if (u->n_pool)
 		p = u->pool[--u->n_pool];
 	pthread_mutex_unlock(&u->lock);
-	if (!p) {
-		p = hbr_calloc(1, sizeof(*p));
-		hbr_buf_init(&p->body, HBR_PACK_MAX_BYTES);
+	if (p)
+		return p;
+	p = hbr_calloc(1, sizeof(*p));
+	hbr_buf_init(&p->head, 0);
+	hbr_buf_init(&p->list, 0);
+	if (hbr_pack_writer_init(&p->w) < 0) {
+		hbr_buf_release(&p->head);
+		hbr_free(p);
+		return NULL;
 	}
-	hbr_buf_clear(&p->body);
-	p->header_len = 0;
-	p->count = 0;
 	return p;
 }
 
-static void recycle(struct hbr_agent_uploader *u, struct hbr_agent_pack *p)
+void hbr_agent_uploader_recycle(struct hbr_agent_uploader *u,
+                                struct hbr_agent_pack *p)
 {
+	if (!p)
+		return;
+	if (p->check_pending) {
+		json_t *ans = NULL;
+
+		/* An answer nobody wants: the helper must be idle again. */
+		if (hbr_agent_async_wait(p->check, &ans) == 0)
+			json_decref(ans);
+		p->check_pending = false;
+	}
+	pack_reset(p);
 	pthread_mutex_lock(&u->lock);
 	if (u->n_pool < POOL_MAX) {
 		u->pool[u->n_pool++] = p;
@@ -62,14 +115,141 @@ static void recycle(struct hbr_agent_uploader *u, struct hbr_agent_pack *p)
 	pack_free(p);
 }
 
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+/* The pack's header (docs/AGENT-PROTOCOL.md): magic, count, and the
+ * entry table the writer has built. */
+static int pack_head(struct hbr_agent_pack *p)
+{
+	uint8_t head[HBR_PACK_HEAD_LEN];
+	int error;
+
+	memcpy(head, HBR_PACK_MAGIC, 8);
+	put_u32(head + 8, p->w.count);
+	hbr_buf_clear(&p->head);
+	if ((error = hbr_buf_put(&p->head, head, sizeof(head))) < 0)
+		return error;
+	return hbr_buf_put(&p->head, p->w.table.ptr, p->w.table.len);
+}
+
 static int abort_check(void *payload)
 {
 	return hbr_agent_job_stopped(payload);
 }
 
+static const uint8_t *entry_id(const struct hbr_agent_pack *p, uint32_t i)
+{
+	return (const uint8_t *)p->w.table.ptr + (size_t)i * HBR_PACK_ENTRY_LEN;
+}
+
+/* Ask about the unchecked entries, in the background. */
+static int check_start(struct hbr_agent_uploader *u, struct hbr_agent_pack *p)
+{
+	struct hbr_kvlist q = HBR_KVLIST_INIT;
+	int error;
+
+	if (!p->check) {
+		p->check = hbr_calloc(1, sizeof(*p->check));
+		if ((error = hbr_agent_async_init(p->check, u->job)) < 0) {
+			hbr_agent_async_release(p->check);
+			hbr_free(p->check);
+			p->check = NULL;
+			return error;
+		}
+	}
+	hbr_buf_clear(&p->list);
+	for (uint32_t i = 0, n = 0; i < p->w.count; i++) {
+		char hex[HBR_CHUNK_HEX_LEN];
+
+		if (!p->unchecked[i])
+			continue;
+		hbr_chunk_id_hex(hex, entry_id(p, i));
+		if (n++)
+			(void)hbr_buf_putc(&p->list, ',');
+		(void)hbr_buf_put(&p->list, hex, 64);
+	}
+	hbr_agent_param(&q, "JobId", u->job->id);
+	hbr_agent_param(&q, "ChunkIds", hbr_buf_cstr(&p->list));
+	hbr_agent_async_start(p->check, "CheckAgentChunks", &q);
+	p->check_pending = true;
+	return 0;
+}
+
+/* Take the answer and drop the entries the server has (the pack is
+ * rebuilt from its own bytes, only when there are some). */
+static int check_finish(struct hbr_agent_uploader *u, struct hbr_agent_pack *p)
+{
+	struct hbr_agent_job *job = u->job;
+	struct hbr_pack_view v = { 0 };
+	struct hbr_buf tmp = HBR_BUF_INIT;
+	json_t *ans = NULL, *x;
+	uint32_t n = p->n_unchecked, *idx = NULL, k = 0;
+	bool *keep = NULL;
+	uint64_t t0 = hbr_time_mono_ns();
+	size_t i, missing = 0;
+	int error;
+
+	error = hbr_agent_async_wait(p->check, &ans);
+	p->check_pending = false;
+	atomic_fetch_add(&u->ns_check, hbr_time_mono_ns() - t0);
+	if (error < 0)
+		goto out;
+	/* Missing indexes count the unchecked entries only. */
+	keep = hbr_calloc(n ? n : 1, sizeof(*keep));
+	json_array_foreach(json_object_get(ans, "Missing"), i, x)
+	{
+		json_int_t m = json_integer_value(x);
+
+		if (!json_is_integer(x) || m < 0 || (uint64_t)m >= n) {
+			error = hbr_error_set(HBR_EIO,
+			                      "Missing holds what is not an"
+			                      " index below %u",
+			                      n);
+			goto out;
+		}
+		missing += !keep[m];
+		keep[m] = true;
+	}
+	if (u->present_pct)
+		atomic_store(u->present_pct,
+		             n ? (int)((n - missing) * 100 / n) : 0);
+	if (missing == n)
+		goto done;
+	idx = hbr_calloc(p->w.count, sizeof(*idx));
+	for (uint32_t j = 0; j < p->w.count; j++)
+		idx[j] = p->unchecked[j] ? k++ : UINT32_MAX;
+	if ((error = hbr_pack_writer_finish(&tmp, NULL, &p->w)) < 0 ||
+	    (error = hbr_pack_parse(&v, tmp.ptr, tmp.len)) < 0)
+		goto out;
+	for (uint32_t j = 0; j < v.count && !error; j++)
+		if (idx[j] == UINT32_MAX || keep[idx[j]])
+			error = hbr_pack_writer_add_stored(
+			        &p->w, &v.entries[j],
+			        (const uint8_t *)v.data + v.entries[j].offset);
+	atomic_fetch_add(&u->dropped, n - missing);
+done:
+	p->n_unchecked = 0;
+	memset(p->unchecked, 0, p->w.count * sizeof(*p->unchecked));
+out:
+	if (error < 0 && !hbr_agent_job_stopped(job))
+		(void)hbr_agent_job_fail(job, error, "CheckAgentChunks");
+	hbr_pack_view_free(&v);
+	hbr_buf_release(&tmp);
+	hbr_free(keep);
+	hbr_free(idx);
+	json_decref(ans);
+	return error;
+}
+
 /* One pack, retried on network errors. */
 static int upload(struct hbr_agent_uploader *u, struct hbr_agent_conn *conn,
-                  const struct hbr_agent_pack *p)
+                  struct hbr_agent_pack *p)
 {
 	struct hbr_agent_job *job = u->job;
 	struct hbr_kvlist q = HBR_KVLIST_INIT;
@@ -77,16 +257,24 @@ static int upload(struct hbr_agent_uploader *u, struct hbr_agent_conn *conn,
 	json_t *ans = NULL;
 	int error = 0;
 
+	if (p->check_pending && (error = check_finish(u, p)) < 0)
+		return error;
+	if (!p->w.count)
+		return 0; /* the server had every chunk */
 	hbr_agent_param(&q, "JobId", job->id);
+	if ((error = pack_head(p)) < 0) {
+		hbr_kvlist_release(&q);
+		return hbr_agent_job_fail(job, error, "pack");
+	}
 	for (int attempt = 1; attempt <= HBR_AGENT_RETRIES; attempt++) {
 		uint64_t rate = hbr_agent_speed_now(&u->speed);
 
 		/* Several uploaders share the limit. */
 		if (rate && u->n_threads > 1)
 			rate = rate / (uint64_t)u->n_threads + 1;
-		error = hbr_agent_conn_upload(&ans, conn, "UploadAgentPack", &q,
-		                              p->body.ptr, p->body.len,
-		                              p->header_len, rate);
+		error = hbr_agent_conn_upload(
+		        &ans, conn, "UploadAgentPack", &q, p->head.ptr,
+		        p->head.len, p->w.data.ptr, p->w.data.len, rate);
 		if (error == 0 || !hbr_agent_retryable(error) ||
 		    attempt == HBR_AGENT_RETRIES || hbr_agent_job_stopped(job))
 			break;
@@ -107,7 +295,7 @@ static int upload(struct hbr_agent_uploader *u, struct hbr_agent_conn *conn,
 		atomic_fetch_add(&u->new_chunks,
 		                 (uint64_t)(fresh > 0 ? fresh : 0));
 		atomic_fetch_add(&u->packs, 1);
-		atomic_fetch_add(&u->bytes, p->body.len);
+		atomic_fetch_add(&u->bytes, p->head.len + p->w.data.len);
 	} else if (!hbr_agent_job_stopped(job)) {
 		(void)hbr_agent_job_fail(job, error, "UploadAgentPack");
 	}
@@ -129,6 +317,7 @@ static void *uploader_main(void *arg)
 	conn.abort_payload = u->job;
 	for (;;) {
 		struct hbr_agent_pack *p;
+		uint64_t t0 = hbr_time_mono_ns(), t1;
 
 		pthread_mutex_lock(&u->lock);
 		while (!u->n && !u->closed && !hbr_agent_job_stopped(u->job))
@@ -142,8 +331,11 @@ static void *uploader_main(void *arg)
 		u->n--;
 		pthread_cond_signal(&u->not_full);
 		pthread_mutex_unlock(&u->lock);
+		t1 = hbr_time_mono_ns();
 		(void)upload(u, &conn, p);
-		recycle(u, p);
+		atomic_fetch_add(&u->ns_idle, t1 - t0);
+		atomic_fetch_add(&u->ns_upload, hbr_time_mono_ns() - t1);
+		hbr_agent_uploader_recycle(u, p);
 	}
 	hbr_agent_conn_release(&conn);
 	/* A stopped job: wake anyone waiting on a full queue. */
@@ -156,7 +348,8 @@ static void *uploader_main(void *arg)
 int hbr_agent_uploader_start(struct hbr_agent_uploader **out,
                              struct hbr_agent_job *job, int threads,
                              size_t queue_cap,
-                             const struct hbr_agent_speed *speed)
+                             const struct hbr_agent_speed *speed,
+                             atomic_int *present_pct)
 {
 	struct hbr_agent_uploader *u = hbr_calloc(1, sizeof(*u));
 
@@ -166,6 +359,7 @@ int hbr_agent_uploader_start(struct hbr_agent_uploader **out,
 		threads = UPLOADERS_MAX;
 	u->job = job;
 	u->speed = *speed;
+	u->present_pct = present_pct;
 	u->cap = queue_cap ? queue_cap : 1;
 	u->queue = hbr_calloc(u->cap, sizeof(*u->queue));
 	pthread_mutex_init(&u->lock, NULL);
@@ -186,6 +380,13 @@ int hbr_agent_uploader_start(struct hbr_agent_uploader **out,
 int hbr_agent_uploader_put(struct hbr_agent_uploader *u,
                            struct hbr_agent_pack *p)
 {
+	int error;
+
+	if (p->n_unchecked && !hbr_agent_job_stopped(u->job) &&
+	    (error = check_start(u, p)) < 0) {
+		hbr_agent_uploader_recycle(u, p);
+		return hbr_agent_job_fail(u->job, error, "CheckAgentChunks");
+	}
 	pthread_mutex_lock(&u->lock);
 	while (u->n == u->cap && !hbr_agent_job_stopped(u->job)) {
 		struct timespec ts;
@@ -201,7 +402,7 @@ int hbr_agent_uploader_put(struct hbr_agent_uploader *u,
 	}
 	if (hbr_agent_job_stopped(u->job)) {
 		pthread_mutex_unlock(&u->lock);
-		recycle(u, p);
+		hbr_agent_uploader_recycle(u, p);
 		return hbr_error_set(HBR_ECONFLICT, "the job has stopped");
 	}
 	u->queue[(u->head + u->n) % u->cap] = p;
@@ -251,6 +452,13 @@ void hbr_agent_uploader_stats(const struct hbr_agent_uploader *u,
                               uint64_t *packs, uint64_t *bytes,
                               uint64_t *new_chunks)
 {
+	hbr_log_debug("job %s: uploaders spent %.2f s uploading (%.2f s of it"
+	              " waiting for checks), %.2f s idle; %" PRIu64
+	              " chunks dropped as present",
+	              u->job->id, (double)atomic_load(&u->ns_upload) / 1e9,
+	              (double)atomic_load(&u->ns_check) / 1e9,
+	              (double)atomic_load(&u->ns_idle) / 1e9,
+	              (uint64_t)atomic_load(&u->dropped));
 	*packs = atomic_load(&u->packs);
 	*bytes = atomic_load(&u->bytes);
 	*new_chunks = atomic_load(&u->new_chunks);

@@ -211,6 +211,9 @@ static int cmd_run(const struct options *o)
 	int rc;
 
 	hbr_log_set_name("hbr-client");
+	/* HBR_LOG=debug: where a job's time goes. */
+	if (getenv("HBR_LOG") && !strcmp(getenv("HBR_LOG"), "debug"))
+		hbr_log_set_level(HBR_LOG_DEBUG);
 	add_facts(&facts, o->hostname);
 	ro.state_dir = o->state_dir;
 	ro.once = o->once;
