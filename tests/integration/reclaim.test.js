@@ -340,6 +340,43 @@ describe('backups never wait for reclamation', { timeout: 240_000 }, () => {
   });
   after(() => srv && srv.kill9());
 
+  test('a chunk a running backup deduplicates against is never removed under it', { timeout: 120_000 }, async () => {
+    // P's data is deleted and reclaimed while S's backup, which holds a
+    // copy of it, runs (slowly, on a 1 MiB file of its own at 512 KB/s).
+    const P = await w.agent('p', { small: 10, large: [2 * MiB] });
+    const S = await w.agent('s', { small: 10, large: [64 * KiB] });
+    await w.backup(P, vaultId, 'backup of P');
+    fs.copyFileSync(path.join(P.src, 'large', 'L0.img'), path.join(S.src, 'from-p.img'));
+    fs.writeFileSync(path.join(S.src, 'slow.bin'), noise(uniq('slow'), 1 * MiB));
+    S.plan = await createPlan(w.api, { vaultId, instanceId: S.inst, extra: { Path: [S.src], SpeedLimit: '0:24:512' } });
+    const tree = describeTree(S.src);
+    const { JobId } = await w.api.ok('ExecuteBackupPlan', { PlanId: S.plan });
+    const agent = run(clientPath(), ['run', '--once', '--state-dir', S.state], AGENT_TIMEOUT_MS);
+    await waitFor(() => job(w.api, JobId), (j) => j.Status !== 'QUEUED' && j.Status !== 'RUNNING' || j.BytesDone > 0,
+      'S\'s backup is running');
+    assert.equal((await job(w.api, JobId)).Status, 'RUNNING', 'S\'s backup is still running when P\'s data goes');
+    await w.api.ok('DeleteBackupClientResource', { ClientIds: JSON.stringify([P.client]) });
+    await waitFor(() => exclusiveBytes(w.api, P.client), (e) => e === 0, 'P\'s references are applied');
+    const g = await vaultCmd(srv.dataDir, 'gc', vaultId);
+    assert.equal(g.code, 0, `vault gc during the backup: ${g.stderr}`);
+    assert.equal((await job(w.api, JobId)).Status, 'RUNNING', 'the reclamation ran while S\'s backup ran');
+    await assertClean(srv.dataDir, vaultId, 'check during the backup');
+    const r = await agent;
+    assert.equal(r.code, 0, `S's agent: ${r.stderr.slice(-3000)}`);
+    const j = await job(w.api, JobId);
+    assert.equal(j.Status, 'COMPLETE', JSON.stringify(j));
+    // Every chunk it was told the vault had stayed: the commit was not
+    // refused (the agent would run the backup again and send P's data).
+    assert.doesNotMatch(r.stderr, /commit refused/, 'S\'s first commit went through');
+    assert.ok(j.ActualBytes < 1 * MiB + 512 * KiB, `S stored ${j.ActualBytes} bytes; P's 2 MiB were deduplicated`);
+    w.snaps.set(j.SnapshotId, { agent: S, tree });
+    await w.restore(j.SnapshotId, vaultId, 'S after P was reclaimed under it');
+    await gcAndCheck(srv.dataDir, vaultId, 'after S\'s backup');
+    w.snaps.delete(j.SnapshotId);
+    await w.api.ok('DeleteBackupClientResource', { ClientIds: JSON.stringify([S.client]) });
+    await gcAndCheck(srv.dataDir, vaultId, 'after S is deleted too');
+  });
+
   test('one client keeps backing up while the others\' data is deleted and reclaimed; everything left restores', { timeout: 220_000 }, async () => {
     const opts = { small: 30, large: [1 * MiB, 128 * KiB] };
     const [A, B, C, D] = [await w.agent('a', opts, SHARED), await w.agent('b', opts, SHARED),
