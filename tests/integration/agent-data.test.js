@@ -315,9 +315,27 @@ describe('agent data plane', { timeout: 300_000 }, () => {
   test('uploads are capped in size and in number at once', T, async () => {
     const { JobId } = await startedJob();
     const d = chunk(crypto.randomBytes(1000));
-    // Over 40 MiB: refused before it is read.
-    const huge = { body: Buffer.alloc(40 * 1024 * 1024 + 1), headerLen: 12 };
-    assertError(await upload(JobId, huge), 413, 'RequestEntityTooLarge', 'a 40 MiB + 1 body');
+    // Over 40 MiB: refused on its Content-Length, before the body is
+    // read. Only the headers are sent: hbrd answers and closes at once,
+    // and a client still writing 40 MiB would see EPIPE instead of the
+    // answer.
+    const huge = await new Promise((resolve, reject) => {
+      const r = http.request({ host: '127.0.0.1', port: srv.port, method: 'POST', path: `/?JobId=${JobId}`,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(40 * 1024 * 1024 + 1) },
+        agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => { text += c; });
+        res.on('end', () => {
+          let body = null;
+          try { body = JSON.parse(text); } catch { /* asserted below */ }
+          resolve({ ok: false, status: res.statusCode, text, body });
+        });
+      });
+      r.on('error', reject);
+      r.flushHeaders();
+    });
+    assertError(huge, 413, 'RequestEntityTooLarge', 'a 40 MiB + 1 body');
     // hbrd buffers at most 8 upload bodies at once: hold 8 open (headers
     // sent, body not), and the next upload is told to come back.
     const holders = [];
