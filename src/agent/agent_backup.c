@@ -879,6 +879,14 @@ static int classify(struct backup *b, struct hbr_agent_entry *e,
 		atomic_fetch_add(&b->job->bytes_done, e->size);
 		return SLOT_READY;
 	}
+	if (p && p->type == 'f') {
+		/* A changed file mostly holds its old chunks: the vault has
+		 * them (the commit verifies), no need to ask. */
+		pthread_mutex_lock(&b->known_lock);
+		for (size_t i = 0; i < p->n_chunks; i++)
+			(void)hbr_idset_add(&b->known, p->chunks[i].id);
+		pthread_mutex_unlock(&b->known_lock);
+	}
 	return SLOT_WORK;
 }
 
@@ -1244,8 +1252,12 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 		const json_t *ptree =
 		        json_object_get(job->start, "ParentTreeChunks");
 
+		uint64_t tp = hbr_time_mono_ns();
+
 		error = hbr_agent_parent_open(&b.parent, job, &b.conn,
 		                              b.parent_id, ptree, &b.known);
+		hbr_log_debug("job %s: parent tree loaded in %.2f s", job->id,
+		              (double)(hbr_time_mono_ns() - tp) / 1e9);
 		if (error < 0 && stopped(&b))
 			goto out;
 		if (error < 0) {
@@ -1288,15 +1300,26 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 		}
 		wk->running = true;
 	}
-	if ((error = walk(&b)) < 0 || stopped(&b))
+	error = walk(&b);
+	hbr_log_debug("job %s: walk done at %.2f s", job->id,
+	              (double)(hbr_time_mono_ns() - t0) / 1e9);
+	if (error < 0 || stopped(&b))
 		goto out;
+	/* Joined and freed now: the tree's own worker below reuses their
+	 * packs, and the peak memory is not both at once. */
 	for (int i = 0; i < b.n_workers; i++) {
 		pthread_join(b.workers[i].thread, NULL);
-		b.workers[i].running = false;
+		atomic_fetch_add(&b.ns_check_rpc, b.workers[i].pp.check.ns);
+		worker_release(&b.workers[i]);
 	}
+	hbr_free(b.workers);
+	b.workers = NULL;
+	b.n_workers = 0;
 	if (b.scanning)
 		pthread_join(b.scanner, NULL);
 	b.scanning = false;
+	hbr_log_debug("job %s: workers done at %.2f s", job->id,
+	              (double)(hbr_time_mono_ns() - t0) / 1e9);
 	atomic_store(&job->bytes_total, b.bytes);
 	atomic_store(&job->items_total, b.items);
 	if (stopped(&b) || (error = store_tree(&b, &tree)) < 0 ||
@@ -1306,13 +1329,15 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 	/* No report may race the commit: one after it would be refused
 	 * (the job is no longer RUNNING) and read as a cancel. */
 	hbr_agent_job_stop_progress(job);
+	hbr_log_debug("job %s: tree stored at %.2f s", job->id,
+	              (double)(hbr_time_mono_ns() - t0) / 1e9);
 	error = commit(&b, &tree, snapshot_id, sizeof(snapshot_id));
+	hbr_log_debug("job %s: committed at %.2f s", job->id,
+	              (double)(hbr_time_mono_ns() - t0) / 1e9);
 	if (error < 0)
 		goto out;
 	cache_tree(&b, snapshot_id);
 	secs = (double)(hbr_time_mono_ns() - t0) / 1e9;
-	for (int i = 0; i < b.n_workers; i++)
-		atomic_fetch_add(&b.ns_check_rpc, b.workers[i].pp.check.ns);
 	hbr_log_debug("job %s: %" PRIu64 " checks, %.2f s of round trips",
 	              job->id, (uint64_t)atomic_load(&b.n_checks),
 	              (double)atomic_load(&b.ns_check_rpc) / 1e9);

@@ -192,13 +192,6 @@ struct hbr_agent_parent {
 	size_t bad;
 };
 
-static int add_known(json_t *entry, size_t line_no, void *payload)
-{
-	if (line_no == 0)
-		return 0;
-	return hbr_tree_entry_chunks(payload, entry);
-}
-
 static int add_ids(struct hbr_idset *known, const json_t *ids)
 {
 	const json_t *v;
@@ -240,13 +233,11 @@ int hbr_agent_parent_open(struct hbr_agent_parent **out,
 		hbr_log_info("job %s: parent %s's tree is cached", job->id,
 		             snapshot_id);
 	}
-	if ((error = add_ids(known, tree_chunks)) < 0 ||
-	    (error = hbr_agent_tree_read(path, add_known, known)) < 0) {
-		/* A cached tree that does not parse is useless: drop it so
-		 * the next run fetches it again. */
-		(void)unlink(path);
+	/* The parent's data chunks become known file by file, as the
+	 * cursor meets them (hbr_agent_parent_find's caller): reading the
+	 * whole tree first would delay the backup's start. */
+	if ((error = add_ids(known, tree_chunks)) < 0)
 		return error;
-	}
 	p = hbr_calloc(1, sizeof(*p));
 	hbr_buf_init(&p->buf, HBR_TREE_LINE_MAX + READ_BLOCK);
 	hbr_agent_entry_init(&p->cur);

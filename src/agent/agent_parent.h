@@ -36,10 +36,10 @@ int hbr_agent_tree_read(const char *path, hbr_tree_entry_cb *cb, void *payload);
 struct hbr_agent_parent;
 
 /*
- * The parent of a backup: cached, or fetched and cached. Every chunk it
- * names is added to known (the vault has them: they are not checked
- * again; the commit verifies). tree_chunks: ParentTreeChunks, whose ids
- * are known too.
+ * The parent of a backup: cached, or fetched and cached. tree_chunks
+ * (ParentTreeChunks) are added to known: the vault has them, so
+ * consecutive trees dedupe without a check (the commit verifies). The
+ * caller adds the chunks of each parent entry it meets likewise.
  */
 int hbr_agent_parent_open(struct hbr_agent_parent **out,
                           struct hbr_agent_job *job,
