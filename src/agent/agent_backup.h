@@ -2,21 +2,24 @@
  * A backup job, from walk to commit (docs/AGENT-PROTOCOL.md, "The
  * agent"). The pipeline:
  *
- *   walker (job thread) --files--> N workers --packs--> uploaders
- *        \                           |
- *         <------ entries in walk order: the tree file
+ *   walker (job thread) --files--> N workers --stages--> N packers
+ *        ^                                                  |
+ *        | entries, in walk order: the tree file         packs
+ *        +------------------------------------------ 2 uploaders
  *
  * The walker lists and stats in walk order, matches each file against
  * the parent tree (unchanged: its chunks are reused unread) and hands
- * the rest to the workers through a window of WINDOW entries. A worker
- * takes whole files: read in large buffers, chunk, hash, skip chunks the
- * job already has (a shared id set: sent by another worker, or named by
- * the parent), compress the rest into its own pack, ask the server which
- * of them it lacks (one CheckAgentChunks per pack), drop the others, and
- * queue the pack for upload. The walker writes each entry to the tree as
- * soon as it and all before it are done, so the tree comes out in walk
- * order while files finish in any order. Memory is bounded by the window,
- * one pack per worker and the upload queue.
+ * the rest to the workers through a window of entries. A worker takes
+ * whole files: it reads into one of two stage buffers, chunks, hashes and
+ * skips chunks the job already has (one id set per job: sent by another
+ * worker, or named by the parent). Its packer compresses the new chunks
+ * of a full stage into a pack while the worker fills the other stage;
+ * CheckAgentChunks decides which chunks are sent (before compression, or
+ * in the background before the upload: agent_upload.h). The walker writes
+ * each entry to the tree as soon as it and all before it are done, so the
+ * tree comes out in walk order while files finish in any order. Memory is
+ * bounded by the window, the stages, one pack per packer and the upload
+ * queue.
  */
 #ifndef HBR_AGENT_BACKUP_H
 #define HBR_AGENT_BACKUP_H

@@ -124,9 +124,12 @@ static void *job_main(void *arg)
 		s->result = RESULT_OK;
 	else if (hbr_agent_job_why(job) == HBR_AGENT_CANCELLED)
 		s->result = RESULT_CANCELLED;
-	else if (hbr_agent_job_why(job) == HBR_AGENT_TERMINATED)
+	else if (hbr_agent_job_why(job) == HBR_AGENT_TERMINATED) {
+		hbr_log_info("job %s: interrupted; left RUNNING for the next"
+		             " start to resume",
+		             job->id);
 		s->result = RESULT_INTERRUPTED;
-	else
+	} else
 		s->result = RESULT_FAILED;
 out:
 	json_decref(ans);
