@@ -144,6 +144,8 @@ struct backup {
 	/* The share (percent) of the chunks checked last that the server
 	 * had: packers compress before checking while it is low. */
 	atomic_int present_pct;
+	/* Where the walker spends its time (ns, for the debug log). */
+	uint64_t ns_walk, ns_find, ns_encode;
 	/* Where the workers wait (ns, for the debug log). */
 	atomic_uint_fast64_t ns_check, ns_check_wait, ns_put, ns_wait_work;
 	atomic_uint_fast64_t n_checks, ns_check_rpc;
@@ -790,6 +792,7 @@ static int tree_write(struct backup *b, bool all)
 /* Write the finished entries at the head of the window to the tree. */
 static int drain(struct backup *b)
 {
+	uint64_t t0;
 	int error;
 
 	while (b->head < b->tail) {
@@ -798,9 +801,11 @@ static int drain(struct backup *b)
 
 		if (state == SLOT_WORK)
 			break;
+		t0 = hbr_time_mono_ns();
 		if (state == SLOT_READY &&
 		    (error = hbr_agent_entry_encode(&b->tree_out, &s->e)) < 0)
 			return hbr_agent_job_fail(b->job, error, "tree");
+		b->ns_encode += hbr_time_mono_ns() - t0;
 		atomic_fetch_add(&b->job->items_done, 1);
 		atomic_store(&s->state, SLOT_FREE);
 		b->head++;
@@ -858,6 +863,7 @@ static int classify(struct backup *b, struct hbr_agent_entry *e,
 {
 	const struct hbr_agent_entry *p;
 	const char *first;
+	uint64_t t0;
 
 	if (e->type != 'f')
 		return SLOT_READY;
@@ -870,9 +876,11 @@ static int classify(struct backup *b, struct hbr_agent_entry *e,
 	}
 	b->files++;
 	b->bytes += e->size;
+	t0 = hbr_time_mono_ns();
 	p = b->parent ?
 	            hbr_agent_parent_find(b->parent, e->path.ptr, e->path.len) :
 	            NULL;
+	b->ns_find += hbr_time_mono_ns() - t0;
 	if (unchanged(p, e)) {
 		reuse(e, p);
 		b->reused++;
@@ -899,10 +907,16 @@ static int walk(struct backup *b)
 	hbr_agent_walk_item_init(&item);
 	hbr_agent_walker_new(&w, b->roots, b->n_roots, &b->filter,
 	                     HBR_AGENT_WALK_XATTRS);
-	while (!stopped(b) && hbr_agent_walker_next(w, &item) > 0) {
+	for (;;) {
 		struct hbr_agent_entry tmp;
 		struct slot *s;
-		int state;
+		uint64_t t0 = hbr_time_mono_ns();
+		int state,
+		        more = !stopped(b) && hbr_agent_walker_next(w, &item);
+
+		b->ns_walk += hbr_time_mono_ns() - t0;
+		if (more <= 0)
+			break;
 
 		if (item.error) {
 			hbr_agent_job_error_file(b->job, item.e.path.ptr,
@@ -1256,7 +1270,7 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 
 		error = hbr_agent_parent_open(&b.parent, job, &b.conn,
 		                              b.parent_id, ptree, &b.known);
-		hbr_log_debug("job %s: parent tree loaded in %.2f s", job->id,
+		hbr_log_debug("job %s: parent tree opened in %.2f s", job->id,
 		              (double)(hbr_time_mono_ns() - tp) / 1e9);
 		if (error < 0 && stopped(&b))
 			goto out;
@@ -1301,8 +1315,11 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 		wk->running = true;
 	}
 	error = walk(&b);
-	hbr_log_debug("job %s: walk done at %.2f s", job->id,
-	              (double)(hbr_time_mono_ns() - t0) / 1e9);
+	hbr_log_debug("job %s: walk done at %.2f s: %.2f s listing, %.2f s"
+	              " matching the parent, %.2f s writing the tree",
+	              job->id, (double)(hbr_time_mono_ns() - t0) / 1e9,
+	              (double)b.ns_walk / 1e9, (double)b.ns_find / 1e9,
+	              (double)b.ns_encode / 1e9);
 	if (error < 0 || stopped(&b))
 		goto out;
 	/* Joined and freed now: the tree's own worker below reuses their
