@@ -286,7 +286,8 @@ static bool next_line(struct hbr_agent_parent *p, const char **line,
 			return true;
 		}
 		/* Keep the partial line, read more after it. */
-		memmove(p->buf.ptr, start, avail);
+		if (avail)
+			memmove(p->buf.ptr, start, avail);
 		p->buf.len = avail;
 		p->pos = 0;
 		if (hbr_buf_reserve(&p->buf, READ_BLOCK) < 0)
