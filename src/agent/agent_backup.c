@@ -144,6 +144,7 @@ struct backup {
 	/* The share (percent) of the chunks checked last that the server
 	 * had: packers compress before checking while it is low. */
 	atomic_int present_pct;
+	bool inline_pack; /* workers pack their own stages (MaxCpuCore 1) */
 	/* Where the walker spends its time (ns, for the debug log). */
 	uint64_t ns_walk, ns_find, ns_encode;
 	/* Where the workers wait (ns, for the debug log). */
@@ -360,6 +361,15 @@ static void stage_hand_off(struct worker *wk)
 	HBR_ASSERT(!wk->pending);
 	if (!st->n)
 		return;
+	if (!pp->running) {
+		/* No packer thread: pack it here and now. */
+		pp->req = st;
+		pp->error = stopped(pp->b) ? HBR_ECONFLICT : pack_stage(pp, st);
+		pp->done = true;
+		wk->pending = true;
+		wk->cur ^= 1;
+		return;
+	}
 	pthread_mutex_lock(&pp->lock);
 	pp->req = st;
 	pp->done = false;
@@ -665,6 +675,8 @@ static int worker_init(struct worker *wk, struct backup *b)
 		return error;
 	if (!(pp->pk = hbr_agent_uploader_pack(b->up)))
 		return hbr_error_set(HBR_ERROR, "cannot make a pack");
+	if (b->inline_pack)
+		return 0;
 	if (pthread_create(&pp->thread, NULL, packer_main, pp))
 		return hbr_error_set(HBR_ERROR, "cannot start a thread");
 	pp->running = true;
@@ -1237,11 +1249,20 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 	struct hbr_agent_entry tree;
 	char snapshot_id[128];
 	uint64_t t0 = hbr_time_mono_ns(), packs = 0, sent = 0, fresh = 0;
+	/* MaxCpuCore bounds the threads that compute: a worker hashes and
+	 * its packer compresses, so a limit of N gets N/2 workers with
+	 * packers, and 1 gets one worker that packs its own stages. No
+	 * limit: a worker and a packer per core, which overlaps the
+	 * server's round trips best (measured). */
+	int n_workers = job->max_cpu == 0 ? job->cores :
+	                job->max_cpu == 1 ? 1 :
+	                                    job->max_cpu / 2;
 	double secs;
 	int error;
 
 	memset(&b, 0, sizeof(b));
 	b.job = job;
+	b.inline_pack = job->max_cpu == 1;
 	b.tree_fd = -1;
 	hbr_agent_entry_init(&tree);
 	hbr_buf_init(&b.tree_out, 0);
@@ -1259,7 +1280,7 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 		goto out;
 	}
 	hbr_log_info("job %s: backup of %zu path(s) with %d worker(s), %s%s",
-	             job->id, b.n_roots, job->threads,
+	             job->id, b.n_roots, n_workers,
 	             b.parent_id ? "incremental from " : "full",
 	             b.parent_id ? b.parent_id : "");
 	if (b.parent_id) {
@@ -1300,8 +1321,8 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 		(void)hbr_agent_job_fail(job, error, "uploader");
 		goto out;
 	}
-	b.workers = hbr_calloc((size_t)job->threads, sizeof(*b.workers));
-	for (int i = 0; i < job->threads; i++) {
+	b.workers = hbr_calloc((size_t)n_workers, sizeof(*b.workers));
+	for (int i = 0; i < n_workers; i++) {
 		struct worker *wk = &b.workers[i];
 
 		b.n_workers++;

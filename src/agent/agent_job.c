@@ -45,7 +45,8 @@ void hbr_agent_job_init(struct hbr_agent_job *job, const char *id,
 	job->key = key;
 	job->state_dir = state_dir;
 	job->hostname = hostname;
-	job->threads = 1;
+	job->max_cpu = 0;
+	job->cores = 1;
 	job->started_ns = hbr_time_mono_ns();
 	pthread_mutex_init(&job->lock, NULL);
 	pthread_mutex_init(&job->progress_lock, NULL);

@@ -39,7 +39,8 @@ struct hbr_agent_job {
 	const char *hostname; /* borrowed */
 	json_t *doc; /* the job as PollAgentJobs showed it (owned ref) */
 	json_t *start; /* StartAgentJob's answer (owned ref) */
-	int threads; /* worker threads (MaxCpuCore, resolved) */
+	/* MaxCpuCore (0: unlimited), and the cores to use when unlimited. */
+	int max_cpu, cores;
 	uint64_t started_ns;
 
 	atomic_int stop; /* enum hbr_agent_stop */

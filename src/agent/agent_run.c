@@ -215,7 +215,7 @@ static int limit(const json_t *settings, const char *key, int cores)
 	return v > THREADS_MAX ? THREADS_MAX : (int)v;
 }
 
-static void start(struct run *r, const json_t *doc, bool restore, int threads)
+static void start(struct run *r, const json_t *doc, bool restore, int max_cpu)
 {
 	const char *id = id_of(doc, restore);
 	struct slot *s;
@@ -227,7 +227,8 @@ static void start(struct run *r, const json_t *doc, bool restore, int threads)
 	hbr_agent_job_init(&s->job, id, restore ? "RESTORE" : "BACKUP",
 	                   &r->st.key, r->o->state_dir, r->o->hostname);
 	s->job.doc = json_incref((json_t *)doc);
-	s->job.threads = threads;
+	s->job.max_cpu = max_cpu;
+	s->job.cores = r->cores;
 	if (pthread_create(&s->thread, NULL, job_main, s)) {
 		hbr_log_error("job %s: cannot start a thread", id);
 		hbr_agent_job_release(&s->job);
@@ -282,7 +283,7 @@ static void schedule(struct run *r, const json_t *ans)
 {
 	const json_t *settings = json_object_get(ans, "Settings");
 	int max_worker = limit(settings, "MaxWorker", r->cores);
-	int threads = limit(settings, "MaxCpuCore", r->cores);
+	int max_cpu = limit(settings, "MaxCpuCore", 0);
 
 	/* --once: a job listed at start that is gone now (cancelled,
 	 * deleted) is not waited for. */
@@ -305,7 +306,7 @@ static void schedule(struct run *r, const json_t *ans)
 			if (!id || running(r, id) || done_recently(r, id) ||
 			    !wanted(r, id))
 				continue;
-			start(r, doc, restore, threads);
+			start(r, doc, restore, max_cpu);
 		}
 	}
 }

@@ -1,11 +1,12 @@
 /*
  * hbr-client run: the agent's loop. Every poll a heartbeat and
  * PollAgentJobs; each job the server lists for this client runs in its
- * own thread, at most MaxWorker at once, each with MaxCpuCore workers
- * (0: the number of cores). A job the agent held RUNNING before a
- * restart is listed again and StartAgentJob answers Resumed: it is simply
- * run again (everything uploaded before is found present). SIGTERM and
- * SIGINT stop the jobs and leave them RUNNING for the next start.
+ * own thread, at most MaxWorker at once (0: one per core), each within
+ * MaxCpuCore computing threads (0: no limit; agent_backup.c). A job the
+ * agent held RUNNING before a restart is listed again and StartAgentJob
+ * answers Resumed: it is simply run again (everything uploaded before is
+ * found present). SIGTERM and SIGINT stop the jobs and leave them
+ * RUNNING for the next start.
  */
 #ifndef HBR_AGENT_RUN_H
 #define HBR_AGENT_RUN_H
