@@ -42,7 +42,7 @@ struct run {
 	size_t n_done, cap_done;
 	char **wanted; /* --once: the jobs listed at start */
 	size_t n_wanted;
-	int rc;
+	int rc; /* --once: 1 when a job failed */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 };
@@ -203,6 +203,13 @@ static void reap(struct run *r)
 		hbr_agent_job_release(&s->job);
 		hbr_free(s);
 		r->slots[i] = r->slots[--r->n_slots];
+	}
+	/* A daemon forgets what it ran long ago (--once needs it all). */
+	for (size_t i = 0; !r->o->once && i < r->n_done;) {
+		if (hbr_time_now() - r->done[i].when >= FORGET_AFTER_S)
+			r->done[i] = r->done[--r->n_done];
+		else
+			i++;
 	}
 }
 
@@ -393,6 +400,8 @@ int hbr_agent_run(const struct hbr_agent_run_opts *o)
 		goto out;
 	}
 	install_signals();
+	/* From here on a daemon exits 0 (it stops when told to); --once
+	 * says whether its jobs went well. */
 	hbr_log_info("client %s: polling %s every %d ms%s", r.st.client_id,
 	             r.st.key.endpoint, o->poll_ms, o->once ? " (--once)" : "");
 	while (!hbr_agent_terminating()) {
@@ -438,6 +447,8 @@ int hbr_agent_run(const struct hbr_agent_run_opts *o)
 		nap(&r, 100);
 		reap(&r);
 	}
+	if (!o->once)
+		r.rc = 0;
 out:
 	hbr_agent_conn_release(&conn);
 	for (size_t i = 0; i < r.n_wanted; i++)

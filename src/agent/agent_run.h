@@ -24,8 +24,9 @@ struct hbr_agent_run_opts {
 	const char *hostname; /* for the tree header; NULL: gethostname */
 };
 
-/* The exit status: 0, or 1 when a job failed, could not be started or
- * (with once) was interrupted, or the agent has no credentials. */
+/* The exit status: 1 when the agent has no credentials; with once, 1
+ * when a job failed, could not be started or was interrupted; otherwise
+ * 0 (a daemon stopped by SIGTERM included). */
 int hbr_agent_run(const struct hbr_agent_run_opts *o);
 
 #endif

@@ -2,6 +2,7 @@
 #include "common.h"
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <zstd.h>
 #include "agent/agent_upload.h"
 #include "core/pack.h"
 #include "util/alloc.h"
@@ -11,6 +12,7 @@
 
 #define UPLOADERS_MAX 4
 #define POOL_MAX      16
+#define SAMPLE        2048 /* bytes tried before compressing a chunk */
 
 struct hbr_agent_uploader {
 	struct hbr_agent_job *job;
@@ -44,12 +46,40 @@ static void pack_free(struct hbr_agent_pack *p)
 	hbr_free(p);
 }
 
+/*
+ * Whether compressing the chunk is worth trying: two samples of it are
+ * compressed first, and a chunk neither of which shrinks is stored raw.
+ * Random data (already compressed files, media, encrypted data) is most
+ * of many data sets; zstd gives up on it at about 3 GB/s, the samples
+ * cost a tenth of that. A chunk whose samples are random but whose
+ * middle parts would compress is stored raw: some bytes lost, no error.
+ */
+static bool worth_compressing(struct hbr_agent_pack *p, const uint8_t *raw,
+                              size_t len)
+{
+	uint8_t out[SAMPLE + SAMPLE / 8 + 512];
+	const size_t at[2] = { 0, len / 2 };
+
+	if (len < 4 * SAMPLE)
+		return true;
+	for (int i = 0; i < 2; i++) {
+		size_t n = ZSTD_compressCCtx(p->w.zctx, out, sizeof(out),
+		                             raw + at[i], SAMPLE, 1);
+
+		if (ZSTD_isError(n) || n < SAMPLE - SAMPLE / 16)
+			return true;
+	}
+	return false;
+}
+
 int hbr_agent_pack_add(struct hbr_agent_pack *p,
                        const uint8_t id[HBR_CHUNK_ID_LEN], const void *raw,
                        size_t raw_len, int level, bool checked)
 {
 	int error;
 
+	if (level >= 0 && !worth_compressing(p, raw, raw_len))
+		level = -1;
 	if ((error = hbr_pack_writer_add(&p->w, id, raw, raw_len, level)) < 0)
 		return error;
 	hbr_grow((void **)&p->unchecked, &p->cap_unchecked, p->w.count,
