@@ -72,6 +72,7 @@ struct restore {
 	struct hbr_buf pack, chunk;
 	struct hbr_buf xval;
 	int error; /* fatal: the job stops */
+	uint64_t ns_fetch, n_fetches; /* for the debug log */
 };
 
 /* ---- paths --------------------------------------------------------- */
@@ -478,14 +479,19 @@ static void collect(struct restore *r)
 static int fetch_and_write(struct restore *r)
 {
 	struct hbr_pack_view v = { 0 };
+	uint64_t t0;
 	int error;
 
 	collect(r);
 	if (!r->n_refs)
 		return 0;
 	hbr_buf_clear(&r->pack);
-	if ((error = r->src->fetch(&r->pack, (const uint8_t(*)[32])r->ids,
-	                           r->n_ids, r->src->payload)) < 0 ||
+	t0 = hbr_time_mono_ns();
+	error = r->src->fetch(&r->pack, (const uint8_t(*)[32])r->ids, r->n_ids,
+	                      r->src->payload);
+	r->ns_fetch += hbr_time_mono_ns() - t0;
+	r->n_fetches++;
+	if (error < 0 ||
 	    (error = hbr_pack_parse(&v, r->pack.ptr, r->pack.len)) < 0)
 		goto out;
 	if (v.count != r->n_ids) {
@@ -678,6 +684,8 @@ int hbr_agent_restore_tree(struct hbr_agent_job *job, const char *tree_path,
 		error = pump(&r, true);
 	if (!error && !hbr_agent_job_stopped(job))
 		finish_dirs(&r);
+	hbr_log_debug("job %s: %" PRIu64 " fetches took %.2f s", job->id,
+	              r.n_fetches, (double)r.ns_fetch / 1e9);
 out:
 	while (r.q_n) {
 		item_free(queue_at(&r, 0));
