@@ -73,7 +73,7 @@ cp -a "$WORK/gen/v1" "$WORK/live"
 # ---------------------------------------------------------------- hbrd
 DATA=$WORK/hbrd
 mkdir -p "$DATA"
-"$BIN/hbrd" --data-dir "$DATA" --listen "127.0.0.1:$PORT" 2>"$WORK/logs/hbrd.log" &
+"$BIN/hbrd" --data-dir "$DATA" --listen "127.0.0.1:$PORT" ${HBRD_ARGS:-} 2>"$WORK/logs/hbrd.log" &
 HBRD_PID=$!
 for _ in $(seq 200); do
 	[ -s "$DATA/root-credentials.json" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break

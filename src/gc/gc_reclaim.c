@@ -34,6 +34,8 @@
 #define CONFLICTS_MAX 100
 /* How often hbrd looks for refs objects no snapshot names. */
 #define SWEEP_S 3600
+/* Longest wait for the purge before a pass (see run()). */
+#define COALESCE_MS 250
 /* Chunk rows of a deleted vault per transaction. */
 #define FORGET_ROWS 10000
 
@@ -227,7 +229,10 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		if (!b.done) {
 			int64_t now = hbr_time_now();
 
+			uint64_t tg = hbr_time_mono_ns(), td;
+
 			error = gather(&g, v, &b);
+			td = hbr_time_mono_ns();
 			for (size_t i = 0; i < g.n && !error; i += STEP_IDS) {
 				struct hbr_gc_dec d = {
 					.ids = g.ids + i * HBR_CHUNK_ID_LEN,
@@ -247,6 +252,11 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 					report(cfg, vault_id, "decrement", st);
 				}
 			}
+			hbr_log_debug(
+			        "reclaim: %zu snapshots: gathered %zu"
+			        " references in %.3f s, applied in %.3f s",
+			        b.n, g.n, (double)(td - tg) / 1e9,
+			        (double)(hbr_time_mono_ns() - td) / 1e9);
 			gathered_free(&g);
 			if (!error)
 				error = hbr_store_gc_batch_done(s, vault_id,
@@ -399,12 +409,55 @@ out:
 	return error;
 }
 
+/*
+ * Packs whose every chunk is dead go together: one transaction drops
+ * their rows, one batch of removals (a sync per directory) takes the
+ * objects, one transaction forgets them. Deleting a client's data empties
+ * dozens of packs at once, and one sync each was most of the time.
+ */
+static int remove_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                        struct hbr_vault *v, const char *vault_id,
+                        const struct hbr_gc_pack *packs, bool *gone, size_t n)
+{
+	char(*keys)[HBR_PACK_KEY_MAX] = hbr_calloc(n ? n : 1, sizeof(*keys));
+	const char **list = hbr_calloc(n ? n : 1, sizeof(*list));
+	size_t k = 0;
+	int error;
+
+	for (size_t i = 0; i < n; i++)
+		if (gone[i]) {
+			hbr_pack_key(keys[k], packs[i].pack_id);
+			list[k] = keys[k];
+			k++;
+		}
+	uint64_t t0 = hbr_time_mono_ns(), t1 = t0;
+
+	if ((error = hbr_vault_remove_many(v, list, k)) == 0) {
+		hbr_crashpoint("reclaim: pack objects removed");
+		t1 = hbr_time_mono_ns();
+		error = hbr_store_gc_packs_forget(s, vault_id, packs, gone, n);
+	}
+	hbr_log_debug("reclaim: %zu pack objects removed in %.3f s, rows in"
+	              " %.3f s",
+	              k, (double)(t1 - t0) / 1e9,
+	              (double)(hbr_time_mono_ns() - t1) / 1e9);
+	for (size_t i = 0; i < n && !error; i++)
+		if (gone[i]) {
+			st->packs_removed++;
+			st->bytes_freed += packs[i].bytes;
+		}
+	hbr_free(keys);
+	hbr_free(list);
+	return error;
+}
+
 static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
                          struct hbr_vault *v, const char *vault_id,
                          const struct hbr_reclaim_config *cfg)
 {
 	struct hbr_gc_pack *packs = NULL;
-	size_t n = 0;
+	bool *gone = NULL;
+	size_t n = 0, nempty = 0;
 	int64_t now = hbr_time_now(), cutoff = 0;
 	int error;
 
@@ -413,28 +466,36 @@ static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	                                now - STALE_WRITING_S,
 	                                PACKS_PER_PASS)) < 0)
 		return error;
-	for (size_t i = 0; i < n && !error; i++) {
-		const struct hbr_gc_pack *p = &packs[i];
-		bool dropped = false;
-
-		if (strcmp(p->state, "live")) {
-			error = finish_pack(st, s, v, vault_id, p->pack_id,
-			                    p->bytes);
-		} else if (p->live_bytes == 0) {
-			error = hbr_store_gc_pack_drop(&dropped, s, vault_id,
-			                               p->pack_id, now);
-			if (!error && dropped) {
-				hbr_crashpoint("reclaim: pack dropped");
-				error = finish_pack(st, s, v, vault_id,
-				                    p->pack_id, p->bytes);
-			}
-		} else {
-			error = rewrite_pack(st, s, v, vault_id, p, now,
-			                     cutoff);
+	gone = hbr_calloc(n ? n : 1, sizeof(*gone));
+	/* Empty live packs first, to the front, then dropped together. */
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(packs[i].state, "live") &&
+		    packs[i].live_bytes == 0) {
+			struct hbr_gc_pack t = packs[nempty];
+			packs[nempty] = packs[i];
+			packs[i] = t;
+			nempty++;
 		}
+	if ((error = hbr_store_gc_packs_drop(gone, s, vault_id, packs, nempty,
+	                                     now)) < 0)
+		goto out;
+	hbr_crashpoint("reclaim: packs dropped");
+	/* 'deleting' and stale 'writing' packs only need their object gone. */
+	for (size_t i = nempty; i < n; i++)
+		gone[i] = strcmp(packs[i].state, "live") != 0;
+	if ((error = remove_packs(st, s, v, vault_id, packs, gone, n)) < 0)
+		goto out;
+	report(cfg, vault_id, "packs", st);
+	for (size_t i = nempty; i < n && !error; i++) {
+		if (gone[i])
+			continue;
+		error = rewrite_pack(st, s, v, vault_id, &packs[i], now,
+		                     cutoff);
 		if (!error)
 			report(cfg, vault_id, "pack", st);
 	}
+out:
+	hbr_free(gone);
 	hbr_free(packs);
 	return error;
 }
@@ -520,6 +581,7 @@ static int reclaim_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
                          const struct hbr_reclaim_config *cfg)
 {
 	struct hbr_vault *v = NULL;
+	uint64_t t0, t1;
 	int live, error;
 
 	if ((live = hbr_store_gc_vault_live(s, vault_id)) < 0)
@@ -535,8 +597,15 @@ static int reclaim_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	}
 	if ((error = open_vault(&v, cfg, vault_id)) < 0)
 		return error;
-	if ((error = apply_deletions(st, s, v, vault_id, cfg)) == 0)
+	t0 = hbr_time_mono_ns();
+	if ((error = apply_deletions(st, s, v, vault_id, cfg)) == 0) {
+		t1 = hbr_time_mono_ns();
 		error = collect_packs(st, s, v, vault_id, cfg);
+		hbr_log_debug(
+		        "reclaim: vault %s: deletions %.3f s, packs %.3f s",
+		        vault_id, (double)(t1 - t0) / 1e9,
+		        (double)(hbr_time_mono_ns() - t1) / 1e9);
+	}
 	if (!error && cfg->sweep && cfg->only_vault)
 		error = sweep_orphans(st, s, v, vault_id);
 	hbr_vault_free(v);
@@ -604,6 +673,7 @@ static void *run(void *arg)
 		struct hbr_store *s;
 		struct timespec until;
 		int64_t now = hbr_time_now();
+		uint64_t t0;
 
 		pthread_mutex_lock(&r->lock);
 		if (r->stop) {
@@ -618,6 +688,20 @@ static void *run(void *arg)
 		if (cfg.sweep)
 			swept = now;
 		s = hbr_store_pool_get(r->pool);
+		t0 = hbr_time_mono_ns();
+		/* A DeleteBackupClientResource reaches gc_queue through the
+		 * purge, a few hundred rows per step. Waiting (briefly) for
+		 * it to finish makes one batch of all the client's snapshots,
+		 * so a chunk they share is lowered once, not once per step. */
+		for (int waited = 0; waited < COALESCE_MS; waited += 5) {
+			int64_t pending = 0;
+			if (hbr_store_gc_purge_pending(&pending, s) < 0 ||
+			    !pending)
+				break;
+			(void)nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+		}
+		hbr_log_debug("reclaim: waited %.3f s for the purge",
+		              (double)(hbr_time_mono_ns() - t0) / 1e9);
 		if (hbr_reclaim_pass(&st, s, &cfg) < 0)
 			hbr_log_warn("reclaim: %s", hbr_error_msg());
 		hbr_store_pool_put(r->pool, s);
@@ -625,13 +709,14 @@ static void *run(void *arg)
 			hbr_log_info("reclaim: %lld snapshots applied, %lld"
 			             " chunks freed, %lld packs removed (%lld"
 			             " rewritten), %lld orphaned refs objects"
-			             " removed, %lld bytes freed",
+			             " removed, %lld bytes freed in %.3f s",
 			             (long long)st.snapshots,
 			             (long long)st.chunks_freed,
 			             (long long)st.packs_removed,
 			             (long long)st.packs_rewritten,
 			             (long long)st.orphans_removed,
-			             (long long)st.bytes_freed);
+			             (long long)st.bytes_freed,
+			             (double)(hbr_time_mono_ns() - t0) / 1e9);
 
 		pthread_mutex_lock(&r->lock);
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -9,6 +9,18 @@
 #include "util/alloc.h"
 #include "util/error.h"
 
+/*
+ * "The chunks of one pack" for a query that reads columns the pack index
+ * lacks. Written as `vault_id = ? AND pack_id = ?`, SQLite without table
+ * statistics scans every chunk of the vault by primary key instead of
+ * following the index back into the table: each emptied pack cost a scan
+ * of the whole vault. Through the index's chunk ids it is a lookup per
+ * chunk of the pack (binds: vault_id, pack_id).
+ */
+#define IN_PACK                                                        \
+	" chunk_id IN (SELECT chunk_id FROM chunks WHERE vault_id = ?" \
+	" AND pack_id = ?)"
+
 void hbr_gc_batch_free(struct hbr_gc_batch *b)
 {
 	if (!b)
@@ -531,9 +543,84 @@ static int count_kept(int64_t *out, struct hbr_store *s, const char *vault_id,
 {
 	return hbr_store_count(out, s,
 	                       "SELECT COUNT(*) FROM chunks WHERE vault_id = ?"
-	                       " AND pack_id = ? AND (refs > 0"
+	                       " AND" IN_PACK " AND (refs > 0"
 	                       " OR COALESCE(dead_since, 0) >= ?)",
-	                       "ssi", vault_id, pack_id, cutoff);
+	                       "sssi", vault_id, vault_id, pack_id, cutoff);
+}
+
+/* Inside a transaction: drop the pack unless something in it is kept. */
+static int drop_one(bool *dropped_out, struct hbr_store *s,
+                    const char *vault_id, const char *pack_id, int64_t cutoff)
+{
+	int64_t kept = 0;
+	int rc;
+
+	*dropped_out = false;
+	if ((rc = count_kept(&kept, s, vault_id, pack_id, cutoff)) < 0 || kept)
+		return rc;
+	if ((rc = hbr_store_execf(s,
+	                          "DELETE FROM chunks WHERE vault_id = ?"
+	                          " AND pack_id = ?",
+	                          "ss", vault_id, pack_id)) < 0 ||
+	    (rc = hbr_store_execf(s,
+	                          "UPDATE packs SET state = 'deleting',"
+	                          " live_bytes = 0 WHERE vault_id = ?"
+	                          " AND pack_id = ? AND state = 'live'",
+	                          "ss", vault_id, pack_id)) < 0)
+		return rc;
+	*dropped_out = true;
+	return 0;
+}
+
+int hbr_store_gc_packs_drop(bool *dropped, struct hbr_store *s,
+                            const char *vault_id,
+                            const struct hbr_gc_pack *packs, size_t n,
+                            int64_t now)
+{
+	int64_t cutoff = 0;
+	int rc;
+
+	memset(dropped, 0, n * sizeof(*dropped));
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	/* As in hbr_store_gc_pack_drop: the cutoff is read in the
+	 * transaction that drops. */
+	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = drop_one(&dropped[i], s, vault_id, packs[i].pack_id,
+		                   cutoff)) < 0)
+			goto fail;
+	if ((rc = hbr_store_commit(s)) < 0)
+		goto fail;
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	memset(dropped, 0, n * sizeof(*dropped));
+	return rc;
+}
+
+int hbr_store_gc_packs_forget(struct hbr_store *s, const char *vault_id,
+                              const struct hbr_gc_pack *packs,
+                              const bool *which, size_t n)
+{
+	int rc;
+
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (which[i] && (rc = hbr_store_execf(
+		                         s,
+		                         "DELETE FROM packs WHERE vault_id = ?"
+		                         " AND pack_id = ? AND state <> 'live'",
+		                         "ss", vault_id, packs[i].pack_id)) < 0)
+			goto fail;
+	if ((rc = hbr_store_commit(s)) < 0)
+		goto fail;
+	return 0;
+fail:
+	hbr_store_rollback(s);
+	return rc;
 }
 
 int hbr_store_gc_pack_drop(bool *dropped_out, struct hbr_store *s,
@@ -586,8 +673,8 @@ int hbr_store_gc_pack_chunks(struct hbr_gc_chunk **out, size_t *n,
 	if ((rc = hbr_store_queryf(&st, s,
 	                           "SELECT chunk_id, pack_offset, stored_len,"
 	                           " refs, COALESCE(dead_since, 0) FROM chunks"
-	                           " WHERE vault_id = ? AND pack_id = ?",
-	                           "ss", vault_id, pack_id)) < 0)
+	                           " WHERE vault_id = ? AND" IN_PACK,
+	                           "sss", vault_id, vault_id, pack_id)) < 0)
 		return rc;
 	while ((rc = hbr_stmt_next(st)) > 0) {
 		size_t idlen = 0;
@@ -667,9 +754,9 @@ int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
 	    (rc = hbr_store_count(&live, s,
 	                          "SELECT COALESCE(SUM(stored_len + ?), 0)"
 	                          " FROM chunks WHERE vault_id = ?"
-	                          " AND pack_id = ? AND refs > 0",
-	                          "iss", (int64_t)HBR_PACK_ENTRY_LEN, vault_id,
-	                          new_pack)) < 0)
+	                          " AND" IN_PACK " AND refs > 0",
+	                          "isss", (int64_t)HBR_PACK_ENTRY_LEN, vault_id,
+	                          vault_id, new_pack)) < 0)
 		goto fail;
 	if (!live) {
 		/* Nothing referenced moved: it all died meanwhile. The old
@@ -967,4 +1054,10 @@ int hbr_store_gc_live_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
 	*out = list;
 	*n = len;
 	return 0;
+}
+
+int hbr_store_gc_purge_pending(int64_t *out, struct hbr_store *s)
+{
+	return hbr_store_count(out, s, "SELECT COUNT(*) FROM purge_pending",
+	                       "");
 }

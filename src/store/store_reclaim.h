@@ -115,6 +115,13 @@ int hbr_store_gc_pack_drop(bool *dropped_out, struct hbr_store *s,
                            const char *vault_id, const char *pack_id,
                            int64_t now);
 
+/* hbr_store_gc_pack_drop for n packs in one transaction (one cutoff);
+ * dropped[i] says which went. */
+int hbr_store_gc_packs_drop(bool *dropped, struct hbr_store *s,
+                            const char *vault_id,
+                            const struct hbr_gc_pack *packs, size_t n,
+                            int64_t now);
+
 /* The chunk rows of a pack (for a rewrite). */
 struct hbr_gc_chunk {
 	uint8_t id[HBR_CHUNK_ID_LEN];
@@ -137,6 +144,9 @@ int hbr_store_gc_pack_switch(bool *switched_out, struct hbr_store *s,
                              const char *new_pack,
                              const struct hbr_gc_chunk *copied, size_t n,
                              int64_t now);
+
+/* Clients whose deleted rows the purge has yet to move (DELETION.md). */
+int hbr_store_gc_purge_pending(int64_t *out, struct hbr_store *s);
 
 /* 1 when the vault exists and is not deleted, 0 otherwise. */
 int hbr_store_gc_vault_live(struct hbr_store *s, const char *vault_id);
@@ -198,5 +208,9 @@ int hbr_store_gc_live_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
  * 'writing' one): delete it. */
 int hbr_store_gc_pack_forget(struct hbr_store *s, const char *vault_id,
                              const char *pack_id);
+/* The same for the packs with which[i] set, in one transaction. */
+int hbr_store_gc_packs_forget(struct hbr_store *s, const char *vault_id,
+                              const struct hbr_gc_pack *packs,
+                              const bool *which, size_t n);
 
 #endif

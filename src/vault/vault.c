@@ -212,6 +212,24 @@ int hbr_vault_remove(struct hbr_vault *v, const char *key)
 	return logged(v->ops->remove(v, key), v, "remove", key);
 }
 
+int hbr_vault_remove_many(struct hbr_vault *v, const char *const *keys,
+                          size_t n)
+{
+	int error;
+
+	for (size_t i = 0; i < n; i++)
+		if ((error = hbr_vault_key_check(keys[i])) < 0)
+			return error;
+	if (!v->ops->remove_many) {
+		for (size_t i = 0; i < n; i++)
+			if ((error = hbr_vault_remove(v, keys[i])) < 0)
+				return error;
+		return 0;
+	}
+	return logged(v->ops->remove_many(v, keys, n), v, "remove",
+	              n ? keys[0] : "");
+}
+
 struct list_ctx {
 	hbr_vault_list_cb *cb;
 	void *payload;

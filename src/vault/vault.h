@@ -54,6 +54,10 @@ struct hbr_vault_ops {
 	int (*stat)(uint64_t *size_out, struct hbr_vault *v, const char *key);
 	/* Absent afterwards, durably; an absent key is not an error. */
 	int (*remove)(struct hbr_vault *v, const char *key);
+	/* Remove several, durable together when it returns: one sync per
+	 * directory instead of one per object. NULL: remove one by one. */
+	int (*remove_many)(struct hbr_vault *v, const char *const *keys,
+	                   size_t n);
 	/* Every key starting with prefix (a string prefix, "" for all), in
 	 * no particular order, in memory bounded by the key length. The
 	 * callback may remove the key it was given. */
@@ -101,6 +105,10 @@ int hbr_vault_get_range(struct hbr_buf *out, struct hbr_vault *v,
 int hbr_vault_exists(struct hbr_vault *v, const char *key); /* 1, 0, < 0 */
 int hbr_vault_stat(uint64_t *size_out, struct hbr_vault *v, const char *key);
 int hbr_vault_remove(struct hbr_vault *v, const char *key);
+/* hbr_vault_remove of every key, durably by the time it returns, at the
+ * cost of one sync per directory (reclamation removes packs by dozens). */
+int hbr_vault_remove_many(struct hbr_vault *v, const char *const *keys,
+                          size_t n);
 /* See hbr_vault_ops.list. A key present for the whole walk is reported
  * exactly once; one put or removed during it may or may not be. */
 int hbr_vault_list(struct hbr_vault *v, const char *prefix,

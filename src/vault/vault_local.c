@@ -555,6 +555,65 @@ static int local_remove(struct hbr_vault *v, const char *key)
 	return error;
 }
 
+/* Unlink them all, then fsync each directory once: a journaling file
+ * system commits all the unlinks with the first sync, so removing 50
+ * packs costs about one sync, not 50. */
+static int local_remove_many(struct hbr_vault *v, const char *const *keys,
+                             size_t n)
+{
+	struct local_vault *lv = local_of(v);
+	char **dirs = hbr_calloc(n ? n : 1, sizeof(*dirs));
+	size_t nd = 0;
+	int error = 0;
+
+	for (size_t i = 0; i < n && !error; i++) {
+		char dir[HBR_VAULT_KEY_MAX + 1];
+		const char *base;
+
+		int dfd;
+
+		split_key(dir, &base, keys[i]);
+		/* Through open_dir, like every access: no symlink in the
+		 * vault leads a removal outside it. */
+		if ((dfd = open_dir(lv, dir)) < 0) {
+			if (!is_absent(errno))
+				error = hbr_error_set_os(
+				        HBR_EIO, "open '%s/%s'", lv->root, dir);
+			continue;
+		}
+		if (unlinkat(dfd, base, 0) < 0 && errno != ENOENT &&
+		    errno != EISDIR)
+			error = hbr_error_set_os(HBR_EIO, "remove '%s/%s'",
+			                         lv->root, keys[i]);
+		(void)close(dfd);
+		dirs[nd++] = hbr_strdup(dir);
+	}
+	qsort(dirs, nd, sizeof(*dirs), cmp_str);
+	for (size_t i = 0; i < nd && !error; i++) {
+		int dfd;
+
+		if (i > 0 && !strcmp(dirs[i], dirs[i - 1]))
+			continue;
+		/* Also when nothing was unlinked here: "absent" must survive
+		 * a crash even if another remove did the unlink. */
+		if ((dfd = open_dir(lv, dirs[i])) < 0) {
+			if (!is_absent(errno))
+				error = hbr_error_set_os(HBR_EIO,
+				                         "open '%s/%s'",
+				                         lv->root, dirs[i]);
+			continue;
+		}
+		if (fsync(dfd) < 0)
+			error = hbr_error_set_os(HBR_EIO, "fsync '%s/%s'",
+			                         lv->root, dirs[i]);
+		(void)close(dfd);
+	}
+	for (size_t i = 0; i < nd; i++)
+		hbr_free(dirs[i]);
+	hbr_free(dirs);
+	return error;
+}
+
 /* ---- walking the tree: list and sweep ---- */
 
 struct walk {
@@ -733,6 +792,7 @@ static const struct hbr_vault_ops local_ops = {
 	.exists = local_exists,
 	.stat = local_stat,
 	.remove = local_remove,
+	.remove_many = local_remove_many,
 	.list = local_list,
 	.sweep = local_sweep,
 	.free = local_free,

@@ -227,6 +227,25 @@ static void test_exists_and_stat(void **state)
 	assert_null(b.ptr);
 }
 
+static void test_remove_many(void **state)
+{
+	struct fx *f = *state;
+	const char *const keys[] = { "packs/aa/1", "packs/bb/2", "packs/aa/3",
+		                     "packs/cc/absent", "no/dir/at/all" };
+	const char *const bad[] = { "packs/aa/4", "../x" };
+
+	put_str(f->v, "packs/aa/1", "1");
+	put_str(f->v, "packs/bb/2", "2");
+	put_str(f->v, "packs/aa/3", "3");
+	put_str(f->v, "packs/aa/4", "4");
+	assert_int_equal(hbr_vault_remove_many(f->v, keys, 5), 0);
+	assert_list(f->v, "", "packs/aa/4=1");
+	/* A bad key refuses the whole call before anything goes. */
+	assert_int_equal(hbr_vault_remove_many(f->v, bad, 2), HBR_EINVAL);
+	assert_list(f->v, "", "packs/aa/4=1");
+	assert_int_equal(hbr_vault_remove_many(f->v, keys, 0), 0);
+}
+
 static void test_remove_idempotent(void **state)
 {
 	struct fx *f = *state;
@@ -887,6 +906,7 @@ int main(void)
 		T(test_overwrite_replaces_whole),
 		T(test_exists_and_stat),
 		T(test_remove_idempotent),
+		T(test_remove_many),
 		T(test_list_by_prefix),
 		T(test_list_empty_vault),
 		T(test_list_callback_stops),
