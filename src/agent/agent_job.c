@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <time.h>
+#include "agent/agent_entry.h"
 #include "agent/agent_job.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -316,12 +317,19 @@ int hbr_agent_job_finish(struct hbr_agent_job *job, struct hbr_agent_conn *conn,
 	struct hbr_kvlist p = HBR_KVLIST_INIT;
 	json_t *ans = NULL;
 	unsigned backoff = 250;
+	char *text = message ? hbr_strdup(message) : NULL;
 	int error = 0;
 
+	/* The message may name paths that are not UTF-8: it is for people
+	 * to read, so such bytes become '?'. */
+	if (text && !hbr_agent_utf8_valid(text, strlen(text)))
+		for (char *c = text; *c; c++)
+			if ((unsigned char)*c >= 0x80)
+				*c = '?';
 	hbr_agent_param(&p, "JobId", job->id);
 	hbr_agent_param(&p, "JobType", job->type);
 	hbr_agent_param(&p, "Status", status);
-	hbr_agent_param(&p, "ErrorMessage", message ? message : "");
+	hbr_agent_param(&p, "ErrorMessage", text ? text : "");
 	hbr_agent_job_add_counters(&p, job);
 	/* Not hbr_agent_job_call: the job is usually stopped already, and
 	 * this is the call that must still get through. */
@@ -342,6 +350,7 @@ int hbr_agent_job_finish(struct hbr_agent_job *job, struct hbr_agent_conn *conn,
 		              hbr_error_msg());
 	json_decref(ans);
 	hbr_kvlist_release(&p);
+	hbr_free(text);
 	return error;
 }
 

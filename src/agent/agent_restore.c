@@ -770,6 +770,23 @@ static const char *field(const struct hbr_agent_job *job, const char *key)
 	return s[0] ? s : str(job->doc, key);
 }
 
+/* ErrorMessage of a PARTIAL_COMPLETE restore: how many entries failed
+ * and the first few (a restore has no ErrorFiles). */
+static void summary(struct hbr_buf *out, struct hbr_agent_job *job)
+{
+	hbr_buf_clear(out);
+	if (!job->n_errors)
+		return;
+	(void)hbr_buf_printf(out,
+	                     "%zu entr%s could not be restored:", job->n_errors,
+	                     job->n_errors == 1 ? "y" : "ies");
+	for (size_t i = 0; i < job->n_error_files && out->len < 900; i++)
+		(void)hbr_buf_printf(out, "%s %.200s", i ? "," : "",
+		                     job->error_files[i]);
+	if (job->n_errors > job->n_error_files || out->len >= 900)
+		(void)hbr_buf_puts(out, ", ...");
+}
+
 int hbr_agent_restore_run(struct hbr_agent_job *job)
 {
 	struct server_source s = { .job = job };
@@ -825,7 +842,9 @@ out:
 		             (double)atomic_load(&job->bytes_total) / 1048576.0,
 		             secs, job->n_errors);
 		hbr_agent_job_stop_progress(job);
-		if (hbr_agent_job_finish(job, &s.conn, status, "") < 0)
+		summary(&s.list, job);
+		if (hbr_agent_job_finish(job, &s.conn, status,
+		                         hbr_buf_cstr(&s.list)) < 0)
 			error = HBR_EIO;
 	} else if (hbr_agent_job_why(job) == HBR_AGENT_FAILED) {
 		hbr_agent_job_stop_progress(job);
