@@ -6,6 +6,7 @@
 #include "core/tree.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/urlenc.h"
 #include "util/jsonesc.h"
 
 static const char hexd[] = "0123456789abcdef";
@@ -202,17 +203,6 @@ static int corrupt(const struct hbr_agent_entry *e, const char *what)
 	                     e->path.len ? e->path.ptr : "?", what);
 }
 
-static int unhex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "key" as text or "keyx" as hex into out. 0 absent, 1 present. */
 static int get_bytes(struct hbr_buf *out, const json_t *line, const char *key)
 {
@@ -237,7 +227,8 @@ static int get_bytes(struct hbr_buf *out, const json_t *line, const char *key)
 	if (len % 2)
 		return hbr_error_set(HBR_ECORRUPT, "\"%s\" is not hex", xkey);
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = unhex(s[i]), lo = unhex(s[i + 1]);
+		int hi = hbr_hex_digit((char)s[i]),
+		    lo = hbr_hex_digit((char)s[i + 1]);
 		char c;
 
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))

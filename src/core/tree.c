@@ -3,6 +3,7 @@
 #include "core/tree.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/urlenc.h"
 
 void hbr_tree_reader_init(struct hbr_tree_reader *r, hbr_tree_entry_cb *cb,
                           void *payload)
@@ -189,17 +190,6 @@ int hbr_idset_sorted(struct hbr_buf *out, const struct hbr_idset *s)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int hbr_chunk_id_parse(uint8_t out[HBR_CHUNK_ID_LEN], const char *hex,
                        size_t len)
 {
@@ -208,7 +198,8 @@ int hbr_chunk_id_parse(uint8_t out[HBR_CHUNK_ID_LEN], const char *hex,
 		                     "a chunk id is 64 hex digits, not %zu",
 		                     len);
 	for (size_t i = 0; i < HBR_CHUNK_ID_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hbr_hex_digit(hex[2 * i]),
+		    lo = hbr_hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return hbr_error_set(

@@ -32,7 +32,7 @@ int hbr_url_encode(struct hbr_buf *out, const char *s, size_t len)
 	return error;
 }
 
-static int hexval(char c)
+int hbr_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -49,10 +49,11 @@ int hbr_url_decode(struct hbr_buf *out, const char *s, size_t len,
 	int error = 0;
 
 	for (size_t i = 0; i < len && error == 0; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			char c = (char)(hexval(s[i + 1]) << 4 |
-			                hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < len &&
+		    hbr_hex_digit(s[i + 1]) >= 0 &&
+		    hbr_hex_digit(s[i + 2]) >= 0) {
+			char c = (char)(hbr_hex_digit(s[i + 1]) << 4 |
+			                hbr_hex_digit(s[i + 2]));
 			error = hbr_buf_putc(out, c);
 			i += 2;
 		} else if (s[i] == '+' && plus_is_space) {

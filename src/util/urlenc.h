@@ -18,6 +18,9 @@ int hbr_url_encode(struct hbr_buf *out, const char *s, size_t len);
 int hbr_url_decode(struct hbr_buf *out, const char *s, size_t len,
                    bool plus_is_space);
 
+/* The value of one hex digit (either case), or -1. */
+int hbr_hex_digit(char c);
+
 /* Parse "a=1&b=2" (query string or x-www-form-urlencoded body) into `out`,
  * decoding keys and values. A key without '=' gets the value "". Fails
  * with HBR_ETOOBIG when the list would exceed max_params entries. */
