@@ -41,24 +41,14 @@ static int copy_name(char *out, const char *v)
 	return 0;
 }
 
-int hbr_store_gc_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
-                        struct hbr_store *s, int64_t now)
+/* The first column of every row of st as names, then st is done. */
+static int collect_names(char (**out)[HBR_GC_NAME_MAX], size_t *n,
+                         struct hbr_stmt *st)
 {
-	struct hbr_stmt *st;
 	char(*list)[HBR_GC_NAME_MAX] = NULL;
 	size_t cap = 0, len = 0;
 	int rc;
 
-	(void)now;
-	if ((rc = hbr_store_queryf(&st, s,
-	                           "SELECT vault_id FROM gc_queue"
-	                           " UNION SELECT vault_id FROM gc_batch"
-	                           " UNION SELECT vault_id FROM packs"
-	                           " WHERE live_bytes * 2 < bytes"
-	                           " UNION SELECT vault_id FROM packs"
-	                           " WHERE state IN ('deleting', 'writing')",
-	                           "")) < 0)
-		return rc;
 	while ((rc = hbr_stmt_next(st)) > 0) {
 		hbr_grow((void **)&list, &cap, len + 1, sizeof(*list));
 		if ((rc = copy_name(list[len], hbr_stmt_text(st, 0))) < 0)
@@ -73,6 +63,25 @@ int hbr_store_gc_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
 	*out = list;
 	*n = len;
 	return 0;
+}
+
+int hbr_store_gc_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
+                        struct hbr_store *s, int64_t now)
+{
+	struct hbr_stmt *st;
+	int rc;
+
+	(void)now;
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT vault_id FROM gc_queue"
+	                           " UNION SELECT vault_id FROM gc_batch"
+	                           " UNION SELECT vault_id FROM packs"
+	                           " WHERE live_bytes * 2 < bytes"
+	                           " UNION SELECT vault_id FROM packs"
+	                           " WHERE state IN ('deleting', 'writing')",
+	                           "")) < 0)
+		return rc;
+	return collect_names(out, n, st);
 }
 
 static int load_batch(struct hbr_gc_batch *b, struct hbr_store *s,
@@ -1033,27 +1042,12 @@ int hbr_store_gc_live_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
                              struct hbr_store *s)
 {
 	struct hbr_stmt *st;
-	char(*list)[HBR_GC_NAME_MAX] = NULL;
-	size_t cap = 0, len = 0;
 	int rc;
 
 	if ((rc = hbr_store_queryf(&st, s, "SELECT vault_id FROM live_vaults",
 	                           "")) < 0)
 		return rc;
-	while ((rc = hbr_stmt_next(st)) > 0) {
-		hbr_grow((void **)&list, &cap, len + 1, sizeof(*list));
-		if ((rc = copy_name(list[len], hbr_stmt_text(st, 0))) < 0)
-			break;
-		len++;
-	}
-	hbr_stmt_done(st);
-	if (rc < 0) {
-		hbr_free(list);
-		return rc;
-	}
-	*out = list;
-	*n = len;
-	return 0;
+	return collect_names(out, n, st);
 }
 
 int hbr_store_gc_purge_pending(int64_t *out, struct hbr_store *s)

@@ -14,19 +14,12 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
-const { makeTempDir, rawV3, startServer } = require('./lib/hbr');
+const { clientPath, makeTempDir, rawV3, sleep, startServer } = require('./lib/hbr');
 const {
   Api, ID, assertError, createPlan, createVault, installClients, uniq,
 } = require('./lib/api');
 
 const T = { timeout: 60_000 };
-const REPO = path.resolve(__dirname, '..', '..');
-
-function clientPath() {
-  const p = process.env.HBR_CLIENT || path.join(REPO, 'build', 'bin', 'hbr-client');
-  fs.accessSync(p, fs.constants.X_OK);
-  return p;
-}
 
 /** Register an agent for inst with hbr-client; its access key. */
 function registerAgent(srv, inst) {
@@ -338,21 +331,38 @@ describe('agent data plane', { timeout: 300_000 }, () => {
     assertError(huge, 413, 'RequestEntityTooLarge', 'a 40 MiB + 1 body');
     // hbrd buffers at most 8 upload bodies at once: hold 8 open (headers
     // sent, body not), and the next upload is told to come back.
+    // A holder can itself be refused while an earlier upload's slot is
+    // still being released (the client has its answer before hbrd has
+    // finished the request): such a holder is answered 503 at once and
+    // is opened again, so that 8 really hold a slot.
     const holders = [];
-    for (let i = 0; i < 8; i++) {
-      const r = http.request({ host: '127.0.0.1', port: srv.port, method: 'POST', path: `/?JobId=${JobId}`,
+    const hold = () => {
+      const h = { refused: false };
+      h.req = http.request({ host: '127.0.0.1', port: srv.port, method: 'POST', path: `/?JobId=${JobId}`,
         headers: { 'content-type': 'application/octet-stream', 'content-length': '1000' }, agent: false });
-      r.on('error', () => {});
-      r.flushHeaders();
-      holders.push(r);
+      h.req.on('error', () => {});
+      h.req.on('response', (res) => { h.refused = true; res.resume(); });
+      h.req.flushHeaders();
+      return h;
+    };
+    for (let i = 0; i < 8; i++) holders.push(hold());
+    for (let round = 0; round < 20; round++) {
+      await sleep(100);
+      const refused = holders.filter((h) => h.refused);
+      if (!refused.length) break;
+      for (const h of refused) {
+        h.req.destroy();
+        holders[holders.indexOf(h)] = hold();
+      }
     }
+    assert.equal(holders.filter((h) => h.refused).length, 0, '8 uploads hold their slots');
     let res;
     const deadline = Date.now() + 10_000;
     do {
       res = await upload(JobId, packOf([d]));
     } while (res.status !== 503 && Date.now() < deadline);
     assertError(res, 503, 'ServiceUnavailable', 'a ninth upload at once');
-    for (const r of holders) r.destroy();
+    for (const h of holders) h.req.destroy();
     const until = Date.now() + 10_000;
     do {
       res = await upload(JobId, packOf([d]));

@@ -10,20 +10,13 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { makeTempDir, ram, startServer } = require('./lib/hbr');
+const { clientPath, makeTempDir, ram, startServer } = require('./lib/hbr');
 const {
   Api, ID, assertError, getClient, installClients, uniq, waitTask, writePolicy,
 } = require('./lib/api');
 
 const T = { timeout: 30_000 };
 const CLIENT_TIMEOUT_MS = 30_000;
-const REPO = path.resolve(__dirname, '..', '..');
-
-function clientPath() {
-  const p = process.env.HBR_CLIENT || path.join(REPO, 'build', 'bin', 'hbr-client');
-  fs.accessSync(p, fs.constants.X_OK);
-  return p;
-}
 
 /** Run hbr-client; returns {status, stdout, stderr, json}. */
 function hbrClient(args) {

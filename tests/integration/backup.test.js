@@ -11,22 +11,15 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { makeTempDir, sleep, startServer } = require('./lib/hbr');
+const { clientPath, makeTempDir, sleep, startServer } = require('./lib/hbr');
 const {
   Api, ID, assertError, createPlan, createVault, installClients, uniq,
 } = require('./lib/api');
 const { MiB, assertSameTree, describeTree, makeTree, noise } = require('./lib/fstree');
 
-const REPO = path.resolve(__dirname, '..', '..');
 const T = { timeout: 120_000 };
 const AGENT_TIMEOUT_MS = 90_000;
 const WAIT_MS = 60_000;
-
-function clientPath() {
-  const p = process.env.HBR_CLIENT || path.join(REPO, 'build', 'bin', 'hbr-client');
-  fs.accessSync(p, fs.constants.X_OK);
-  return p;
-}
 
 function registerAgent(srv, inst, stateDir) {
   const r = spawnSync(clientPath(), ['register', '--endpoint', srv.endpoint,

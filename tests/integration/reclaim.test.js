@@ -16,21 +16,14 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { hbrdPath, makeTempDir, sleep, startServer } = require('./lib/hbr');
+const { clientPath, hbrdPath, makeTempDir, sleep, startServer } = require('./lib/hbr');
 const { Api, createPlan, createVault, describeVault, getClient, installClients, uniq } = require('./lib/api');
 const { KiB, MiB, assertSameTree, describeTree, makeTree, noise } = require('./lib/fstree');
 
-const REPO = path.resolve(__dirname, '..', '..');
 const AGENT_TIMEOUT_MS = 90_000;
 const CLI_TIMEOUT_MS = 60_000;
 const POLL_MS = 100;
 const SPACE_WAIT_MS = 30_000;
-
-function clientPath() {
-  const p = process.env.HBR_CLIENT || path.join(REPO, 'build', 'bin', 'hbr-client');
-  fs.accessSync(p, fs.constants.X_OK);
-  return p;
-}
 
 /** A child process to its end (bounded): {code, signal, stdout, stderr}. */
 function run(bin, args, timeoutMs) {

@@ -42,6 +42,17 @@ function hbrdPath() {
   return p;
 }
 
+/** The hbr-client binary the agent tests run (HBR_CLIENT overrides). */
+function clientPath() {
+  const p = process.env.HBR_CLIENT || path.join(REPO, 'build', 'bin', 'hbr-client');
+  try {
+    fs.accessSync(p, fs.constants.X_OK);
+  } catch {
+    throw new Error(`hbr-client binary not found or not executable at ${p}: build it first or set HBR_CLIENT`);
+  }
+  return p;
+}
+
 // ---------------------------------------------------------------- processes
 
 const live = new Set(); // ChildProcess objects still running
@@ -616,6 +627,7 @@ module.exports = {
   REPO,
   admin,
   call,
+  clientPath,
   enc,
   flatten,
   formString,
