@@ -364,6 +364,36 @@ static bool is_absent(int err)
 	return err == ENOENT || err == ENOTDIR;
 }
 
+/* Open key for reading: the fd (st filled), or HBR_ENOTFOUND when no
+ * regular file has the name, HBR_EIO on failure. */
+static int open_object(struct stat *st, struct local_vault *lv, const char *key)
+{
+	/* O_NONBLOCK: opening a FIFO someone left here must not hang;
+	 * it does nothing to reads of a regular file. */
+	int fd = openat(lv->root_fd, key,
+	                O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	if (fd < 0)
+		return is_absent(errno) || errno == ELOOP ?
+		               hbr_error_set(HBR_ENOTFOUND,
+		                             "no object '%s' in '%s'", key,
+		                             lv->root) :
+		               hbr_error_set_os(HBR_EIO, "open '%s/%s'",
+		                                lv->root, key);
+	if (fstat(fd, st) < 0) {
+		int error = hbr_error_set_os(HBR_EIO, "stat '%s/%s'", lv->root,
+		                             key);
+		(void)close(fd);
+		return error;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		(void)close(fd);
+		return hbr_error_set(HBR_ENOTFOUND, "no object '%s' in '%s'",
+		                     key, lv->root);
+	}
+	return fd;
+}
+
 static int local_get(struct hbr_buf *out, struct hbr_vault *v, const char *key)
 {
 	struct local_vault *lv = local_of(v);
@@ -372,27 +402,8 @@ static int local_get(struct hbr_buf *out, struct hbr_vault *v, const char *key)
 	size_t size, got = 0;
 	int fd, error = 0;
 
-	/* O_NONBLOCK: opening a FIFO someone left here must not hang;
-	 * it does nothing to reads of a regular file. */
-	fd = openat(lv->root_fd, key,
-	            O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return is_absent(errno) || errno == ELOOP ?
-		               hbr_error_set(HBR_ENOTFOUND,
-		                             "no object '%s' in '%s'", key,
-		                             lv->root) :
-		               hbr_error_set_os(HBR_EIO, "open '%s/%s'",
-		                                lv->root, key);
-	if (fstat(fd, &st) < 0) {
-		error = hbr_error_set_os(HBR_EIO, "stat '%s/%s'", lv->root,
-		                         key);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		error = hbr_error_set(HBR_ENOTFOUND, "no object '%s' in '%s'",
-		                      key, lv->root);
-		goto out;
-	}
+	if ((fd = open_object(&st, lv, key)) < 0)
+		return fd;
 	/* Objects are never written in place (a put renames a new file
 	 * over the name), so the size cannot change under us. */
 	if ((uint64_t)st.st_size > out->max) {
@@ -441,26 +452,8 @@ static int local_get_range(struct hbr_buf *out, struct hbr_vault *v,
 	size_t got = 0;
 	int fd, error = 0;
 
-	/* O_NONBLOCK for a FIFO, as in local_get. */
-	fd = openat(lv->root_fd, key,
-	            O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return is_absent(errno) || errno == ELOOP ?
-		               hbr_error_set(HBR_ENOTFOUND,
-		                             "no object '%s' in '%s'", key,
-		                             lv->root) :
-		               hbr_error_set_os(HBR_EIO, "open '%s/%s'",
-		                                lv->root, key);
-	if (fstat(fd, &st) < 0) {
-		error = hbr_error_set_os(HBR_EIO, "stat '%s/%s'", lv->root,
-		                         key);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		error = hbr_error_set(HBR_ENOTFOUND, "no object '%s' in '%s'",
-		                      key, lv->root);
-		goto out;
-	}
+	if ((fd = open_object(&st, lv, key)) < 0)
+		return fd;
 	if (offset > (uint64_t)st.st_size ||
 	    len > (uint64_t)st.st_size - offset) {
 		error = hbr_error_set(HBR_EINVAL,
