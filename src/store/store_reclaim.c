@@ -592,8 +592,9 @@ int hbr_store_gc_packs_drop(bool *dropped, struct hbr_store *s,
 	memset(dropped, 0, n * sizeof(*dropped));
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
-	/* As in hbr_store_gc_pack_drop: the cutoff is read in the
-	 * transaction that drops. */
+	/* The cutoff is read inside the transaction that drops: a job that
+	 * starts, or a check that revives a chunk, is either before it
+	 * (and seen) or after it (and finds the rows gone). */
 	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
@@ -636,38 +637,10 @@ int hbr_store_gc_pack_drop(bool *dropped_out, struct hbr_store *s,
                            const char *vault_id, const char *pack_id,
                            int64_t now)
 {
-	int64_t kept = 0, cutoff = 0;
-	int rc;
+	struct hbr_gc_pack p = { 0 };
 
-	*dropped_out = false;
-	if ((rc = hbr_store_begin(s)) < 0)
-		return rc;
-	/* The cutoff is read inside the transaction that drops: a job that
-	 * starts, or a check that revives a chunk, is either before it
-	 * (and seen) or after it (and finds the rows gone). */
-	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0 ||
-	    (rc = count_kept(&kept, s, vault_id, pack_id, cutoff)) < 0)
-		goto fail;
-	if (kept) {
-		hbr_store_rollback(s);
-		return 0;
-	}
-	if ((rc = hbr_store_execf(s,
-	                          "DELETE FROM chunks WHERE vault_id = ?"
-	                          " AND pack_id = ?",
-	                          "ss", vault_id, pack_id)) < 0 ||
-	    (rc = hbr_store_execf(s,
-	                          "UPDATE packs SET state = 'deleting',"
-	                          " live_bytes = 0 WHERE vault_id = ?"
-	                          " AND pack_id = ? AND state = 'live'",
-	                          "ss", vault_id, pack_id)) < 0 ||
-	    (rc = hbr_store_commit(s)) < 0)
-		goto fail;
-	*dropped_out = true;
-	return 0;
-fail:
-	hbr_store_rollback(s);
-	return rc;
+	(void)snprintf(p.pack_id, sizeof(p.pack_id), "%s", pack_id);
+	return hbr_store_gc_packs_drop(dropped_out, s, vault_id, &p, 1, now);
 }
 
 int hbr_store_gc_pack_chunks(struct hbr_gc_chunk **out, size_t *n,
