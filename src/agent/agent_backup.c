@@ -137,6 +137,35 @@ static bool unchanged(const struct hbr_agent_entry *p,
 	       p->ino == e->ino && (p->n_chunks || !p->size);
 }
 
+/* The fingerprints of an unchanged big file's chunks go on to the next
+ * table as they were (the walker's list). */
+static void reuse_fps(struct backup *b, const struct hbr_agent_entry *p)
+{
+	if (!b->fp_on || !b->fp_parent.n || p->sparse ||
+	    p->size < HBR_AGENT_FP_MIN_FILE)
+		return;
+	for (size_t i = 0; i < p->n_chunks; i++) {
+		const uint8_t *fp =
+		        hbr_agent_fp_table_find(&b->fp_parent, p->chunks[i].id);
+		if (fp)
+			hbr_agent_fp_list_add(&b->fp_lists[0], p->chunks[i].id,
+			                      fp);
+	}
+}
+
+/* A changed big file's parent chunks, for its worker to try first. */
+static void keep_parent_chunks(struct backup *b, struct slot *s,
+                               const struct hbr_agent_entry *p)
+{
+	s->pn = 0;
+	if (!b->fp_on || !b->fp_parent.n || p->sparse || p->n_chunks < 2 ||
+	    p->size < HBR_AGENT_FP_MIN_FILE)
+		return;
+	hbr_grow((void **)&s->pc, &s->pcap, p->n_chunks, sizeof(*s->pc));
+	memcpy(s->pc, p->chunks, p->n_chunks * sizeof(*s->pc));
+	s->pn = p->n_chunks;
+}
+
 static void reuse(struct hbr_agent_entry *e, const struct hbr_agent_entry *p)
 {
 	e->n_chunks = 0;
@@ -149,13 +178,14 @@ static void reuse(struct hbr_agent_entry *e, const struct hbr_agent_entry *p)
 }
 
 /* Decide what the walked entry needs; the slot's new state. */
-static int classify(struct backup *b, struct hbr_agent_entry *e,
-                    const struct stat *st)
+static int classify(struct backup *b, struct slot *s, const struct stat *st)
 {
+	struct hbr_agent_entry *e = &s->e;
 	const struct hbr_agent_entry *p;
 	const char *first;
 	uint64_t t0;
 
+	s->pn = 0;
 	if (e->type != 'f')
 		return SLOT_READY;
 	if (st->st_nlink > 1 &&
@@ -174,6 +204,7 @@ static int classify(struct backup *b, struct hbr_agent_entry *e,
 	b->ns_find += hbr_time_mono_ns() - t0;
 	if (unchanged(p, e)) {
 		reuse(e, p);
+		reuse_fps(b, p);
 		b->reused++;
 		atomic_fetch_add(&b->job->bytes_done, e->size);
 		return SLOT_READY;
@@ -185,6 +216,7 @@ static int classify(struct backup *b, struct hbr_agent_entry *e,
 		for (size_t i = 0; i < p->n_chunks; i++)
 			(void)hbr_idset_add(&b->known, p->chunks[i].id);
 		pthread_mutex_unlock(&b->known_lock);
+		keep_parent_chunks(b, s, p);
 	}
 	return SLOT_WORK;
 }
@@ -230,7 +262,7 @@ static int walk(struct backup *b)
 		item.e = tmp;
 		hbr_agent_entry_clear(&item.e);
 		b->items++;
-		state = classify(b, &s->e, &item.st);
+		state = classify(b, s, &item.st);
 		atomic_store(&s->state, state);
 		b->tail++;
 		if (state == SLOT_WORK) {
@@ -332,6 +364,31 @@ static int setup(struct backup *b, bool with_parent)
 	job_strings(job->start, "ParentSnapshotId", &parent);
 	b->parent_id = with_parent && parent[0] ? parent : NULL;
 	return 0;
+}
+
+/* The key, and the parent's table when there is a parent. Without
+ * them the backup only reads more. */
+static void open_fingerprints(struct backup *b, int n_workers)
+{
+	struct hbr_agent_job *job = b->job;
+	char path[HBR_AGENT_FILE_MAX];
+	int error;
+
+	if (hbr_agent_fp_key_open(&b->fp_key, job->state_dir) < 0) {
+		hbr_log_warn("job %s: no fingerprint key: %s", job->id,
+		             hbr_error_msg());
+		return;
+	}
+	b->fp_on = true;
+	b->n_fp_lists = 1 + (size_t)n_workers;
+	b->fp_lists = hbr_calloc(b->n_fp_lists, sizeof(*b->fp_lists));
+	if (!b->parent_id)
+		return;
+	hbr_agent_fp_path(path, sizeof(path), job->state_dir, b->parent_id);
+	error = hbr_agent_fp_table_load(&b->fp_parent, path, &b->fp_key);
+	if (error < 0 && error != HBR_ENOTFOUND)
+		hbr_log_warn("job %s: parent fingerprints unusable: %s",
+		             job->id, hbr_error_msg());
 }
 
 static int open_tree(struct backup *b)
@@ -461,9 +518,20 @@ static void cache_tree(struct backup *b, const char *snapshot_id)
 		return;
 	}
 	b->tree_path[0] = '\0';
+	if (b->fp_on) {
+		hbr_agent_fp_path(path, sizeof(path), b->job->state_dir,
+		                  snapshot_id);
+		if (hbr_agent_fp_write(path, b->fp_lists, b->n_fp_lists,
+		                       &b->fp_key) < 0)
+			hbr_log_warn("job %s: cannot keep the fingerprints: %s",
+			             b->job->id, hbr_error_msg());
+	}
 	if (b->parent_id && strcmp(b->parent_id, snapshot_id)) {
 		hbr_agent_tree_cache_path(path, sizeof(path), b->job->state_dir,
 		                          b->parent_id);
+		(void)unlink(path);
+		hbr_agent_fp_path(path, sizeof(path), b->job->state_dir,
+		                  b->parent_id);
 		(void)unlink(path);
 	}
 }
@@ -487,8 +555,14 @@ static void teardown(struct backup *b)
 	}
 	hbr_agent_uploader_free(b->up);
 	hbr_agent_parent_free(b->parent);
-	for (uint32_t i = 0; b->slots && i < WINDOW; i++)
+	for (uint32_t i = 0; b->slots && i < WINDOW; i++) {
 		hbr_agent_entry_release(&b->slots[i].e);
+		hbr_free(b->slots[i].pc);
+	}
+	for (size_t i = 0; i < b->n_fp_lists; i++)
+		hbr_agent_fp_list_release(&b->fp_lists[i]);
+	hbr_free(b->fp_lists);
+	hbr_agent_fp_table_free(&b->fp_parent);
 	hbr_free(b->slots);
 	hbr_free(b->work);
 	if (b->tree_fd >= 0)
@@ -584,6 +658,7 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 			b.parent_id = NULL;
 		}
 	}
+	open_fingerprints(&b, n_workers);
 	if ((error = open_tree(&b)) < 0) {
 		(void)hbr_agent_job_fail(job, error, "tree");
 		goto out;
@@ -628,6 +703,11 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 	for (int i = 0; i < b.n_workers; i++) {
 		pthread_join(b.workers[i].thread, NULL);
 		atomic_fetch_add(&b.ns_check_rpc, b.workers[i].pp.check.ns);
+		/* The fingerprints outlive the worker. */
+		if (b.fp_lists) {
+			b.fp_lists[1 + i] = b.workers[i].fps;
+			memset(&b.workers[i].fps, 0, sizeof(b.workers[i].fps));
+		}
 		hbr_agent_worker_release(&b.workers[i]);
 	}
 	hbr_free(b.workers);
@@ -656,6 +736,10 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 		goto out;
 	cache_tree(&b, snapshot_id);
 	secs = (double)(hbr_time_mono_ns() - t0) / 1e9;
+	hbr_log_debug("job %s: %" PRIu64 " chunks (%.1f MiB) of changed files"
+	              " matched their parent's by fingerprint",
+	              job->id, (uint64_t)atomic_load(&b.fp_matched),
+	              (double)atomic_load(&b.fp_matched_bytes) / 1048576.0);
 	hbr_log_debug("job %s: %" PRIu64 " checks, %.2f s of round trips",
 	              job->id, (uint64_t)atomic_load(&b.n_checks),
 	              (double)atomic_load(&b.ns_check_rpc) / 1e9);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "agent/agent_backup.h"
+#include "agent/agent_fp.h"
 #include "agent/agent_glob.h"
 #include "agent/agent_parent.h"
 #include "agent/agent_throttle.h"
@@ -49,6 +50,31 @@ enum slot_state { SLOT_FREE, SLOT_WORK, SLOT_READY, SLOT_SKIP };
 struct slot {
 	struct hbr_agent_entry e;
 	atomic_int state;
+	/* A changed big file's chunks in the parent, which the worker
+	 * tries first (agent_fp.h); pn == 0: none. */
+	struct hbr_agent_chunkref *pc;
+	size_t pn, pcap;
+};
+
+/*
+ * A worker's walk along the parent's chunks of the file it reads. While
+ * aligned, the open chunk starts where parent chunk pi started (at file
+ * offset foff, maybe shifted by an insertion) and is tried by its
+ * fingerprint before any scanning; otherwise the chunker runs and each
+ * chunk it cuts may land on a parent boundary again (by offset, or by
+ * id after an insertion).
+ */
+struct fp_cursor {
+	bool record; /* this file's chunks get fingerprints */
+	const struct hbr_agent_chunkref *pc;
+	size_t pn, pi;
+	bool aligned;
+	uint64_t foff; /* file offset of the worker's open chunk */
+	uint64_t fsize;
+	uint64_t *poff; /* parent chunk i begins at poff[i] */
+	size_t poff_cap;
+	uint32_t *map; /* open addressing: parent chunk index + 1 by id */
+	size_t map_cap;
 };
 
 struct hl_entry {
@@ -108,6 +134,8 @@ struct worker {
 	int cur; /* the stage being filled */
 	bool pending; /* the other one is with the packer */
 	struct packer pp;
+	struct fp_cursor fc;
+	struct hbr_agent_fp_list fps; /* fingerprints of the chunks read */
 };
 
 struct backup {
@@ -124,6 +152,15 @@ struct backup {
 	struct hbr_idset known; /* in the vault or on its way there */
 
 	struct hbr_agent_parent *parent;
+
+	/* Fingerprints (agent_fp.h): off without a key. The parent's
+	 * table is read-only once the walk starts. */
+	bool fp_on;
+	struct hbr_agent_fp_key fp_key;
+	struct hbr_agent_fp_table fp_parent;
+	struct hbr_agent_fp_list *fp_lists; /* the walker's, then workers' */
+	size_t n_fp_lists;
+	atomic_uint_fast64_t fp_matched, fp_matched_bytes;
 
 	pthread_mutex_t lock; /* the work queue and slot hand-over */
 	pthread_cond_t work_cv, done_cv;

@@ -218,6 +218,138 @@ int hbr_agent_worker_flush(struct worker *wk)
 	return 0;
 }
 
+/* ---- the parent's chunks of a changed file (agent_fp.h) ------------ */
+
+static size_t fc_slot(const struct fp_cursor *fc, const uint8_t *id)
+{
+	uint64_t h;
+
+	memcpy(&h, id, sizeof(h)); /* SHA-256 bytes are uniform */
+	return (size_t)h & (fc->map_cap - 1);
+}
+
+/* The index of the parent chunk with this id, or SIZE_MAX. */
+static size_t fc_find(const struct fp_cursor *fc, const uint8_t *id)
+{
+	for (size_t i = fc_slot(fc, id);; i = (i + 1) & (fc->map_cap - 1)) {
+		uint32_t v = fc->map[i];
+
+		if (!v)
+			return SIZE_MAX;
+		if (!memcmp(fc->pc[v - 1].id, id, HBR_CHUNK_ID_LEN))
+			return v - 1;
+	}
+}
+
+/* Start reading a file: fingerprint its chunks if it is big, and walk
+ * its parent's chunks if the walk found them. */
+static void fc_begin(struct worker *wk, const struct slot *s, uint64_t size,
+                     bool sparse)
+{
+	struct backup *b = wk->b;
+	struct fp_cursor *fc = &wk->fc;
+	uint64_t off = 0;
+	size_t cap = 16;
+
+	fc->record = b->fp_on && !sparse && size >= HBR_AGENT_FP_MIN_FILE;
+	fc->pn = fc->pi = 0;
+	fc->aligned = false;
+	fc->foff = 0;
+	fc->fsize = size;
+	if (!fc->record || !s->pn || !b->fp_parent.n)
+		return;
+	fc->pc = s->pc;
+	fc->pn = s->pn;
+	hbr_grow((void **)&fc->poff, &fc->poff_cap, fc->pn, sizeof(*fc->poff));
+	for (size_t i = 0; i < fc->pn; i++) {
+		fc->poff[i] = off;
+		off += fc->pc[i].len;
+	}
+	while (cap < 2 * fc->pn)
+		cap *= 2;
+	if (cap > fc->map_cap) {
+		hbr_free(fc->map);
+		fc->map = hbr_malloc(cap * sizeof(*fc->map));
+	}
+	fc->map_cap = cap;
+	memset(fc->map, 0, cap * sizeof(*fc->map));
+	for (size_t i = 0; i < fc->pn; i++) {
+		size_t k = fc_slot(fc, fc->pc[i].id);
+
+		while (fc->map[k])
+			k = (k + 1) & (cap - 1);
+		fc->map[k] = (uint32_t)(i + 1);
+	}
+	fc->aligned = true;
+}
+
+/* The chunker cut a chunk of len bytes with this id: does the next one
+ * begin where a parent chunk began? By offset after a change that kept
+ * the size, by id after one that moved what follows. A wrong guess costs
+ * one fingerprint. */
+static void fc_cut(struct fp_cursor *fc, const uint8_t *id, size_t len)
+{
+	size_t j;
+
+	fc->foff += len;
+	if (!fc->pn)
+		return;
+	while (fc->pi < fc->pn && fc->poff[fc->pi] < fc->foff)
+		fc->pi++;
+	if (fc->pi < fc->pn && fc->poff[fc->pi] == fc->foff) {
+		fc->aligned = true;
+		return;
+	}
+	j = fc_find(fc, id);
+	if (j != SIZE_MAX && j + 1 < fc->pn) {
+		fc->pi = j + 1;
+		fc->aligned = true;
+	}
+}
+
+/*
+ * The open chunk starts where parent chunk pi did: if the file holds
+ * that chunk's bytes there, it is that chunk (the chunker would cut it
+ * at the same place, see agent_fp.h), taken without scanning or
+ * hashing. 1: taken; 0: more bytes are needed to tell; -1: it is not.
+ */
+static int fc_try(struct worker *wk, struct hbr_agent_entry *e, bool eof)
+{
+	struct backup *b = wk->b;
+	struct fp_cursor *fc = &wk->fc;
+	const struct hbr_agent_chunkref *c = &fc->pc[fc->pi];
+	const uint8_t *data = wk->stages[wk->cur].buf + wk->start, *want;
+	uint8_t fp[HBR_AGENT_FP_LEN];
+
+	/* The parent's last chunk ended with the file, not by its bytes. */
+	if (fc->pi + 1 == fc->pn && fc->foff + c->len != fc->fsize)
+		goto miss;
+	if (wk->end - wk->start < c->len) {
+		if (!eof)
+			return 0;
+		goto miss;
+	}
+	if (!(want = hbr_agent_fp_table_find(&b->fp_parent, c->id)))
+		goto miss;
+	hbr_agent_fp_of(fp, &b->fp_key, data, c->len);
+	if (memcmp(fp, want, HBR_AGENT_FP_LEN))
+		goto miss;
+	hbr_agent_entry_add_chunk(e, c->id, c->len);
+	hbr_agent_fp_list_add(&wk->fps, c->id, fp);
+	atomic_fetch_add(&b->job->bytes_done, c->len);
+	atomic_fetch_add(&b->fp_matched, 1);
+	atomic_fetch_add(&b->fp_matched_bytes, c->len);
+	wk->start += c->len;
+	wk->scan = wk->start;
+	fc->foff += c->len;
+	if (++fc->pi == fc->pn)
+		fc->aligned = false;
+	return 1;
+miss:
+	fc->aligned = false;
+	return -1;
+}
+
 /* A new chunk for the vault, unless the job already has it: noted in
  * the stage its bytes lie in. */
 static int chunk_done(struct worker *wk, struct hbr_agent_entry *e,
@@ -233,6 +365,13 @@ static int chunk_done(struct worker *wk, struct hbr_agent_entry *e,
 		return error;
 	hbr_agent_entry_add_chunk(e, id, (uint32_t)len);
 	atomic_fetch_add(&b->job->bytes_done, len);
+	if (wk->fc.record) {
+		uint8_t fp[HBR_AGENT_FP_LEN];
+
+		hbr_agent_fp_of(fp, &b->fp_key, data, len);
+		hbr_agent_fp_list_add(&wk->fps, id, fp);
+		fc_cut(&wk->fc, id, len);
+	}
 	pthread_mutex_lock(&b->known_lock);
 	fresh = hbr_idset_add(&b->known, id);
 	pthread_mutex_unlock(&b->known_lock);
@@ -277,6 +416,39 @@ static int rotate(struct worker *wk)
 
 /* ---- reading and chunking a file ----------------------------------- */
 
+/* Cut the chunks that end in what was read and not scanned yet. eof: no
+ * more bytes will come for the open chunk. */
+static int scan(struct worker *wk, struct hbr_agent_entry *e, bool eof)
+{
+	struct stage *st = &wk->stages[wk->cur];
+	int error;
+
+	while (wk->scan < wk->end) {
+		size_t k;
+
+		if (wk->fc.aligned && wk->scan == wk->start) {
+			int r = fc_try(wk, e, eof);
+
+			if (r > 0)
+				continue;
+			if (r == 0)
+				break;
+		}
+		k = hbr_chunker_next(&wk->ch, st->buf + wk->scan,
+		                     wk->end - wk->scan, false);
+		if (!k) {
+			wk->scan = wk->end;
+			break;
+		}
+		wk->scan += k;
+		if ((error = chunk_done(wk, e, st->buf + wk->start,
+		                        wk->scan - wk->start)) < 0)
+			return error;
+		wk->start = wk->scan;
+	}
+	return 0;
+}
+
 /* Read up to limit bytes of fd (to EOF when UINT64_MAX) through the
  * chunker; chunks that end are handed on. *got counts what was read.
  * HBR_EIO for a read error (the file is skipped); other errors stop the
@@ -291,6 +463,10 @@ int hbr_agent_worker_feed(struct worker *wk, struct hbr_agent_entry *e, int fd,
 		size_t want;
 		ssize_t n;
 
+		/* Nothing staged and nothing open: read into the front
+		 * again, where the buffer is still in the cache. */
+		if (!st->n && wk->start == wk->end)
+			wk->start = wk->scan = wk->end = 0;
 		/* One read adds at most READ_SIZE / min + 1 chunks. */
 		if (STAGE_BUF - wk->end < READ_SIZE ||
 		    st->n + READ_SIZE / HBR_CHUNKER_DEFAULT_MIN + 1 >=
@@ -311,19 +487,8 @@ int hbr_agent_worker_feed(struct worker *wk, struct hbr_agent_entry *e, int fd,
 		*got += (uint64_t)n;
 		if (limit != UINT64_MAX)
 			limit -= (uint64_t)n;
-		while (wk->scan < wk->end) {
-			size_t k = hbr_chunker_next(&wk->ch, st->buf + wk->scan,
-			                            wk->end - wk->scan, false);
-			if (!k) {
-				wk->scan = wk->end;
-				break;
-			}
-			wk->scan += k;
-			if ((error = chunk_done(wk, e, st->buf + wk->start,
-			                        wk->scan - wk->start)) < 0)
-				return error;
-			wk->start = wk->scan;
-		}
+		if ((error = scan(wk, e, false)) < 0)
+			return error;
 		if (stopped(wk->b))
 			return HBR_ECONFLICT;
 	}
@@ -334,13 +499,15 @@ int hbr_agent_worker_feed(struct worker *wk, struct hbr_agent_entry *e, int fd,
  * data follows in the same stage. */
 int hbr_agent_worker_feed_end(struct worker *wk, struct hbr_agent_entry *e)
 {
-	int error = 0;
+	int error = scan(wk, e, true);
 
-	if (wk->end > wk->start)
+	if (!error && wk->end > wk->start)
 		error = chunk_done(wk, e, wk->stages[wk->cur].buf + wk->start,
 		                   wk->end - wk->start);
 	wk->start = wk->scan = wk->end;
 	hbr_chunker_reset(&wk->ch);
+	wk->fc.aligned = false;
+	wk->fc.record = false;
 	return error;
 }
 
@@ -349,6 +516,8 @@ static void feed_abort(struct worker *wk)
 {
 	wk->end = wk->scan = wk->start;
 	hbr_chunker_reset(&wk->ch);
+	wk->fc.aligned = false;
+	wk->fc.record = false;
 }
 
 /* The data extents of a file with holes (SEEK_DATA/SEEK_HOLE); false
@@ -384,8 +553,9 @@ static bool find_extents(struct hbr_agent_entry *e, int fd, off_t size)
 
 /* Read one file into its entry's chunk list. HBR_EIO: the file is
  * skipped (listed in ErrorFiles); other errors stop the job. */
-static int read_file(struct worker *wk, struct hbr_agent_entry *e)
+static int read_file(struct worker *wk, struct slot *s)
 {
+	struct hbr_agent_entry *e = &s->e;
 	struct backup *b = wk->b;
 	struct stat st;
 	uint64_t got = 0;
@@ -414,6 +584,7 @@ static int read_file(struct worker *wk, struct hbr_agent_entry *e)
 	e->sparse = (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size &&
 	            find_extents(e, fd, st.st_size);
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	fc_begin(wk, s, e->size, e->sparse);
 	if (e->sparse) {
 		for (size_t i = 0; i < e->n_ext && !error; i++) {
 			uint64_t before = got;
@@ -490,6 +661,9 @@ void hbr_agent_worker_release(struct worker *wk)
 		pthread_mutex_unlock(&pp->lock);
 		pthread_join(pp->thread, NULL);
 	}
+	hbr_free(wk->fc.poff);
+	hbr_free(wk->fc.map);
+	hbr_agent_fp_list_release(&wk->fps);
 	hbr_agent_async_release(&pp->check);
 	hbr_buf_release(&pp->list);
 	hbr_free(pp->keep);
@@ -537,7 +711,7 @@ void *hbr_agent_worker_main(void *arg)
 		pthread_mutex_unlock(&b->lock);
 
 		s = &b->slots[seq % WINDOW];
-		error = read_file(wk, &s->e);
+		error = read_file(wk, s);
 		if (error && stopped(b)) {
 			slot_done(b, s, SLOT_SKIP);
 			break;

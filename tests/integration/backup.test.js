@@ -21,6 +21,11 @@ const T = { timeout: 120_000 };
 const AGENT_TIMEOUT_MS = 90_000;
 const WAIT_MS = 60_000;
 
+/** 6 KiB of text: a compressible seam between two noise halves. */
+function text6k() {
+  return 'the quick brown fox jumps over the lazy dog\n'.repeat(140).slice(0, 6144);
+}
+
 function registerAgent(srv, inst, stateDir) {
   const r = spawnSync(clientPath(), ['register', '--endpoint', srv.endpoint,
     '--access-key-id', srv.creds.AccessKeyId, '--access-key-secret', srv.creds.AccessKeySecret,
@@ -30,9 +35,9 @@ function registerAgent(srv, inst, stateDir) {
 }
 
 /** hbr-client run --once to the end; returns {status, stderr}. */
-function runOnce(stateDir, wrap = []) {
+function runOnce(stateDir, wrap = [], env = process.env) {
   const args = [...wrap, clientPath(), 'run', '--once', '--state-dir', stateDir];
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: AGENT_TIMEOUT_MS });
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: AGENT_TIMEOUT_MS, env });
   if (r.error) throw r.error;
   return { status: r.status, stderr: r.stderr };
 }
@@ -117,15 +122,16 @@ describe('backup and restore', { timeout: 600_000 }, () => {
   });
   after(() => srv && srv.kill9());
 
-  async function backup(X, what, extra = {}) {
+  async function backup(X, what, extra = {}, env = undefined) {
     if (!X.plan) {
       X.plan = await createPlan(api, { vaultId, instanceId: X.inst, extra: { Path: [X.src], ...extra } });
     }
     const { JobId } = await api.ok('ExecuteBackupPlan', { PlanId: X.plan });
-    const r = runOnce(X.state);
+    const r = runOnce(X.state, [], env);
     assert.equal(r.status, 0, `${what}: hbr-client run --once exit ${r.status}; stderr:\n${r.stderr.slice(-3000)}`);
     const j = await job(api, JobId);
     assert.equal(j.Status, 'COMPLETE', `${what}: ${JSON.stringify(j)}`);
+    j.stderr = r.stderr;
     return j;
   }
 
@@ -302,6 +308,73 @@ describe('backup and restore', { timeout: 600_000 }, () => {
     const d1 = path.join(work, 'restore-1b');
     await restore(A.snap1, A, d1, 'snapshot 1 after hbrd kill');
     assertSameTree(A.desc1, describeTree(path.join(d1, A.src), { xattrs: A.tree.xattrs }), 'snapshot 1 after restart');
+  });
+
+  test('a changed big file reuses its unchanged chunks by fingerprint; every version restores', T, async () => {
+    // A client of its own: a 6 MiB file changed in every way a file
+    // changes (overwrite, insertion that moves what follows, append),
+    // then torn fingerprints. Each snapshot must restore byte for byte,
+    // and the agent must have matched chunks (or, torn, read it all).
+    const C = { inst: uniq('i-c') };
+    await installClients(api, [C.inst]);
+    C.state = path.join(work, `state-${C.inst}`);
+    C.client = registerAgent(srv, C.inst, C.state).ClientId;
+    C.src = path.join(work, 'src-c');
+    fs.mkdirSync(C.src, { recursive: true });
+    const big = path.join(C.src, 'disk.img');
+    let data = Buffer.concat([noise('fp-a', 3 * MiB), Buffer.from(text6k()), noise('fp-b', 3 * MiB)]);
+    fs.writeFileSync(big, data);
+    const debug = { ...process.env, HBR_LOG: 'debug' };
+    const matched = (stderr) => {
+      const m = /(\d+) chunks \(([\d.]+) MiB\) of changed files matched/.exec(stderr);
+      assert.ok(m, `no fingerprint line in:\n${stderr.slice(-2000)}`);
+      return Number(m[1]);
+    };
+    const versions = [];
+    const j1 = await backup(C, 'C first', {}, debug);
+    versions.push({ job: j1.JobId, bytes: Buffer.from(data) });
+
+    // Overwrite 100 KiB in the middle, insert 4 KiB near the start,
+    // append 200 KiB.
+    data = Buffer.from(data);
+    noise('fp-c', 100 * 1024).copy(data, 4 * MiB);
+    data = Buffer.concat([data.subarray(0, MiB), noise('fp-d', 4096), data.subarray(MiB), noise('fp-e', 200 * 1024)]);
+    fs.writeFileSync(big, data);
+    const j2 = await backup(C, 'C changed', {}, debug);
+    const m2 = matched(j2.stderr);
+    assert.ok(m2 >= 40, `only ${m2} chunks of the changed 6 MiB file were matched by fingerprint`);
+    assert.ok(j2.ActualBytes < 1.5 * MiB, `the change stored ${j2.ActualBytes} bytes`);
+    versions.push({ job: j2.JobId, bytes: Buffer.from(data) });
+
+    // Torn fingerprints: the next backup reads everything and is still
+    // right.
+    const fps = fs.readdirSync(path.join(C.state, 'trees')).filter((n) => n.endsWith('.fp'));
+    assert.equal(fps.length, 1, `one fingerprint table kept: ${fps}`);
+    const fpPath = path.join(C.state, 'trees', fps[0]);
+    fs.truncateSync(fpPath, fs.statSync(fpPath).size - 5);
+    noise('fp-f', 50 * 1024).copy(data, 2 * MiB);
+    fs.writeFileSync(big, data);
+    const j3 = await backup(C, 'C after torn fingerprints', {}, debug);
+    assert.equal(matched(j3.stderr), 0, 'a torn table must not be used');
+    assert.match(j3.stderr, /parent fingerprints unusable/);
+    versions.push({ job: j3.JobId, bytes: Buffer.from(data) });
+
+    // And the table written by that backup works again.
+    noise('fp-g', 50 * 1024).copy(data, 5 * MiB);
+    fs.writeFileSync(big, data);
+    const j4 = await backup(C, 'C after a good table again', {}, debug);
+    assert.ok(matched(j4.stderr) >= 40, 'the fresh table is used');
+    versions.push({ job: j4.JobId, bytes: Buffer.from(data) });
+
+    const snaps = await snapshotsOf(api, vaultId, C.inst);
+    for (const [i, v] of versions.entries()) {
+      const s = snaps.find((x) => x.JobId === v.job);
+      assert.ok(s, `snapshot of version ${i + 1}`);
+      const dst = path.join(work, `restore-c${i + 1}`);
+      await restore(s.SnapshotId, C, dst, `restore of version ${i + 1}`);
+      const got = fs.readFileSync(path.join(dst, big));
+      assert.ok(got.equals(v.bytes), `version ${i + 1} restored ${got.length} bytes, differing from the ${v.bytes.length} backed up`);
+    }
   });
 
   test('an agent key cannot touch another client\'s jobs or data', T, async () => {
