@@ -1,6 +1,7 @@
 /* hbrd: the server, and the administrative verbs that work on its data
  * directory directly. */
 #include "common.h"
+#include "util/log.h"
 #include <sys/stat.h>
 #include "cmd/hbrd.h"
 
@@ -54,6 +55,9 @@ int main(int argc, char **argv)
 
 	/* The database and credential files hold secrets. */
 	umask(077);
+	/* HBR_LOG=debug: where requests and passes spend their time. */
+	if (getenv("HBR_LOG") && !strcmp(getenv("HBR_LOG"), "debug"))
+		hbr_log_set_level(HBR_LOG_DEBUG);
 
 	if (argc > 1 && (!strcmp(verb, "--help") || !strcmp(verb, "-h") ||
 	                 !strcmp(verb, "help"))) {

@@ -169,7 +169,9 @@ int hbr_store_snapshot_tree(char **out, struct hbr_store *s,
 
 /* The newest live snapshot with a tree of the job's plan, client and
  * vault, into parent[HBR_ID_MAX] ("" when there is none: the first run,
- * or a job without a plan). */
+ * or a job without a plan). Times are in seconds, so two backups within
+ * one second tie: the later insert (rowid) is the newer one, as the
+ * agent's tree cache assumes. */
 static int find_parent(char *parent, struct hbr_store *s, const char *account,
                        json_t *job)
 {
@@ -182,11 +184,13 @@ static int find_parent(char *parent, struct hbr_store *s, const char *account,
 		return 0;
 	if ((error = hbr_store_queryf(
 	             &st, s,
-	             "SELECT snapshot_id FROM live_snapshots WHERE"
-	             " plan_id = ? AND account_id = ? AND client_id = ?"
-	             " AND vault_id = ? AND tree IS NOT NULL AND status IN"
+	             "SELECT s.snapshot_id FROM snapshots s JOIN clients c"
+	             " ON c.client_id = s.client_id AND c.epoch = s.epoch"
+	             " WHERE s.plan_id = ? AND s.account_id = ?"
+	             " AND s.client_id = ? AND s.vault_id = ?"
+	             " AND s.tree IS NOT NULL AND s.status IN"
 	             " ('COMPLETE', 'PARTIAL_COMPLETE')"
-	             " ORDER BY created_time DESC, snapshot_id DESC LIMIT 1",
+	             " ORDER BY s.created_time DESC, s.rowid DESC LIMIT 1",
 	             "ssss", plan, account, str(job, "ClientId"),
 	             str(job, "VaultId"))) < 0)
 		return error;
