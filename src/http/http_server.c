@@ -214,10 +214,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 			return respond(srv, con, cs);
 		}
 		/* One allocation for a declared upload instead of a doubling
-		 * series of copies up to 40 MiB. */
+		 * series of copies up to 40 MiB, page-aligned: a pack goes
+		 * from it to an O_DIRECT write without a bounce copy. */
 		if (cl && cs->upload_slot)
-			(void)hbr_buf_reserve(&cs->req.body,
-			                      (size_t)strtoull(cl, NULL, 10));
+			(void)hbr_buf_reserve_aligned(
+			        &cs->req.body, (size_t)strtoull(cl, NULL, 10),
+			        HBR_HTTP_BODY_ALIGN);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {

@@ -12,6 +12,10 @@
 #include "util/buf.h"
 #include "util/kvlist.h"
 
+/* An upload (octet-stream) body starts on a page boundary, so that it
+ * can be written with O_DIRECT without a copy (vault_local.c). */
+#define HBR_HTTP_BODY_ALIGN 4096u
+
 struct hbr_http_request {
 	const char *method; /* "GET", "POST", ... */
 	const char *path; /* the URI path, without the query */

@@ -54,6 +54,24 @@ int hbr_buf_reserve(struct hbr_buf *b, size_t extra)
 	return reserve(b, extra);
 }
 
+int hbr_buf_reserve_aligned(struct hbr_buf *b, size_t size, size_t align)
+{
+	void *p = NULL;
+
+	if (b->ptr || b->cap || size == SIZE_MAX)
+		return reserve(b, size);
+	if (b->max && size > b->max)
+		return hbr_error_set(HBR_ETOOBIG,
+		                     "input larger than the limit of %zu bytes",
+		                     b->max);
+	if (posix_memalign(&p, align, size + 1) != 0)
+		return hbr_error_set(HBR_ERROR, "out of memory");
+	b->ptr = p; /* free() and realloc() take it like malloc()'s */
+	b->ptr[0] = '\0';
+	b->cap = size + 1;
+	return 0;
+}
+
 int hbr_buf_put(struct hbr_buf *b, const void *data, size_t len)
 {
 	int error;

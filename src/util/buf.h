@@ -26,6 +26,10 @@ void hbr_buf_clear(struct hbr_buf *b); /* keeps memory and max */
 /* Make room for `extra` more bytes now (one allocation instead of a
  * doubling series when the final size is roughly known). */
 int hbr_buf_reserve(struct hbr_buf *b, size_t extra);
+/* hbr_buf_reserve for a buffer not used yet, with ptr aligned to align
+ * (a power of two, a multiple of sizeof(void *)): a body that goes to an
+ * O_DIRECT write as it is. Growing past size drops the alignment. */
+int hbr_buf_reserve_aligned(struct hbr_buf *b, size_t size, size_t align);
 int hbr_buf_put(struct hbr_buf *b, const void *data, size_t len);
 int hbr_buf_puts(struct hbr_buf *b, const char *s);
 int hbr_buf_putc(struct hbr_buf *b, char c);

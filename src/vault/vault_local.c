@@ -241,11 +241,26 @@ static int write_direct(int fd, const char *p, size_t len)
 	void *bounce = NULL;
 
 	if (len < DIRECT_MIN || flags < 0 ||
-	    fcntl(fd, F_SETFL, flags | O_DIRECT) < 0 ||
-	    posix_memalign(&bounce, DIRECT_ALIGN, DIRECT_BOUNCE) != 0) {
-		free(bounce);
+	    fcntl(fd, F_SETFL, flags | O_DIRECT) < 0)
 		return write_all(fd, p, len);
+	/* Data already aligned (an upload body, http_server.c) is written
+	 * from where it is. */
+	while (done < aligned && (uintptr_t)p % DIRECT_ALIGN == 0) {
+		ssize_t w = pwrite(fd, p + done, aligned - done, (off_t)done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EINVAL)
+			break;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
 	}
+	if (done < aligned && (uintptr_t)p % DIRECT_ALIGN == 0)
+		aligned = done; /* refused: buffered from here */
+	if (done < aligned &&
+	    posix_memalign(&bounce, DIRECT_ALIGN, DIRECT_BOUNCE) != 0)
+		aligned = done;
 	while (done < aligned) {
 		size_t n = aligned - done < DIRECT_BOUNCE ? aligned - done :
 		                                            DIRECT_BOUNCE;
