@@ -96,6 +96,8 @@ static int drain(struct backup *b)
 		if (state == SLOT_READY &&
 		    (error = hbr_agent_entry_encode(&b->tree_out, &s->e)) < 0)
 			return hbr_agent_job_fail(b->job, error, "tree");
+		if (state == SLOT_READY)
+			hbr_agent_index_add(&b->index, &s->e);
 		b->ns_encode += hbr_time_mono_ns() - t0;
 		atomic_fetch_add(&b->job->items_done, 1);
 		atomic_store(&s->state, SLOT_FREE);
@@ -402,6 +404,7 @@ static int open_tree(struct backup *b)
 		return error;
 	(void)snprintf(b->tree_path, sizeof(b->tree_path), "%s/%s.part", dir,
 	               job->id);
+	hbr_agent_index_begin(&b->index, job->state_dir, job->id);
 	b->tree_fd = open(b->tree_path,
 	                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (b->tree_fd < 0)
@@ -518,6 +521,10 @@ static void cache_tree(struct backup *b, const char *snapshot_id)
 		return;
 	}
 	b->tree_path[0] = '\0';
+	if (hbr_agent_index_finish(&b->index, b->job->state_dir, snapshot_id) <
+	    0)
+		hbr_log_warn("job %s: cannot keep the parent index: %s",
+		             b->job->id, hbr_error_msg());
 	if (b->fp_on) {
 		hbr_agent_fp_path(path, sizeof(path), b->job->state_dir,
 		                  snapshot_id);
@@ -532,6 +539,9 @@ static void cache_tree(struct backup *b, const char *snapshot_id)
 		(void)unlink(path);
 		hbr_agent_fp_path(path, sizeof(path), b->job->state_dir,
 		                  b->parent_id);
+		(void)unlink(path);
+		hbr_agent_index_path(path, sizeof(path), b->job->state_dir,
+		                     b->parent_id);
 		(void)unlink(path);
 	}
 }
@@ -569,6 +579,7 @@ static void teardown(struct backup *b)
 		close(b->tree_fd);
 	if (b->tree_path[0])
 		(void)unlink(b->tree_path);
+	hbr_agent_index_abort(&b->index);
 	hbr_buf_release(&b->tree_out);
 	hl_free(b);
 	hbr_idset_free(&b->known);
@@ -617,6 +628,7 @@ static int attempt(struct hbr_agent_job *job, bool with_parent)
 	b.job = job;
 	b.inline_pack = job->max_cpu == 1;
 	b.tree_fd = -1;
+	b.index.fd = -1;
 	hbr_agent_entry_init(&tree);
 	hbr_buf_init(&b.tree_out, 0);
 	hbr_idset_init(&b.known);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "agent/agent_glob.h"
+#include "agent/agent_index.h"
 #include "agent/agent_parent.h"
 #include "core/pack.h"
 #include "util/alloc.h"
@@ -180,8 +181,9 @@ int hbr_agent_tree_read(const char *path, hbr_tree_entry_cb *cb, void *payload)
 	return error;
 }
 
-/* A pull reader of lines, for the cursor. */
+/* A pull reader of lines, or of the index's records, for the cursor. */
 struct hbr_agent_parent {
+	struct hbr_agent_index_reader *idx; /* NULL: the JSON tree */
 	int fd;
 	struct hbr_buf buf; /* unread bytes from pos */
 	size_t pos;
@@ -221,26 +223,36 @@ int hbr_agent_parent_open(struct hbr_agent_parent **out,
 	struct stat sb;
 	int error;
 
-	hbr_agent_tree_cache_path(path, sizeof(path), job->state_dir,
-	                          snapshot_id);
-	(void)snprintf(dir, sizeof(dir), "%s/trees", job->state_dir);
-	if (stat(path, &sb) < 0) {
-		if ((error = hbr_fs_mkdirs(dir, 0700)) < 0 ||
-		    (error = hbr_agent_tree_fetch(job, conn, tree_chunks,
-		                                  path)) < 0)
-			return error;
-	} else {
-		hbr_log_info("job %s: parent %s's tree is cached", job->id,
-		             snapshot_id);
-	}
 	/* The parent's data chunks become known file by file, as the
 	 * cursor meets them (hbr_agent_parent_find's caller): reading the
 	 * whole tree first would delay the backup's start. */
 	if ((error = add_ids(known, tree_chunks)) < 0)
 		return error;
 	p = hbr_calloc(1, sizeof(*p));
-	hbr_buf_init(&p->buf, HBR_TREE_LINE_MAX + READ_BLOCK);
+	p->fd = -1;
 	hbr_agent_entry_init(&p->cur);
+	hbr_agent_index_path(path, sizeof(path), job->state_dir, snapshot_id);
+	if (hbr_agent_index_open(&p->idx, path) == 0) {
+		hbr_log_info("job %s: parent %s's index is cached", job->id,
+		             snapshot_id);
+		*out = p;
+		return 0;
+	}
+	hbr_agent_tree_cache_path(path, sizeof(path), job->state_dir,
+	                          snapshot_id);
+	(void)snprintf(dir, sizeof(dir), "%s/trees", job->state_dir);
+	if (stat(path, &sb) < 0) {
+		if ((error = hbr_fs_mkdirs(dir, 0700)) < 0 ||
+		    (error = hbr_agent_tree_fetch(job, conn, tree_chunks,
+		                                  path)) < 0) {
+			hbr_agent_parent_free(p);
+			return error;
+		}
+	} else {
+		hbr_log_info("job %s: parent %s's tree is cached", job->id,
+		             snapshot_id);
+	}
+	hbr_buf_init(&p->buf, HBR_TREE_LINE_MAX + READ_BLOCK);
 	if ((p->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = hbr_error_set_os(HBR_EIO, "cannot open %s", path);
 		hbr_agent_parent_free(p);
@@ -254,6 +266,7 @@ void hbr_agent_parent_free(struct hbr_agent_parent *p)
 {
 	if (!p)
 		return;
+	hbr_agent_index_close(p->idx);
 	if (p->fd >= 0)
 		close(p->fd);
 	hbr_buf_release(&p->buf);
@@ -310,6 +323,15 @@ static bool advance(struct hbr_agent_parent *p)
 	const char *line;
 	size_t len;
 
+	if (p->idx) {
+		if (hbr_agent_index_next(p->idx, &p->cur) == 1)
+			return true;
+		if (hbr_agent_index_bad(p->idx) && !p->bad++)
+			hbr_log_warn("parent index: a record fails its"
+			             " checksum; the files after it are read"
+			             " again");
+		return false;
+	}
 	while (next_line(p, &line, &len)) {
 		json_error_t jerr;
 		json_t *o;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include "agent/agent_backup.h"
 #include "agent/agent_fp.h"
+#include "agent/agent_index.h"
 #include "agent/agent_glob.h"
 #include "agent/agent_parent.h"
 #include "agent/agent_throttle.h"
@@ -177,6 +178,7 @@ struct backup {
 	char tree_path[HBR_AGENT_FILE_MAX];
 	int tree_fd;
 	struct hbr_buf tree_out;
+	struct hbr_agent_index_writer index; /* the next backup's parent */
 
 	struct hl_entry *hl;
 	size_t hl_cap, hl_n;

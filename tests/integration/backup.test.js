@@ -341,6 +341,7 @@ describe('backup and restore', { timeout: 600_000 }, () => {
     data = Buffer.concat([data.subarray(0, MiB), noise('fp-d', 4096), data.subarray(MiB), noise('fp-e', 200 * 1024)]);
     fs.writeFileSync(big, data);
     const j2 = await backup(C, 'C changed', {}, debug);
+    assert.match(j2.stderr, /index is cached/, 'the parent is matched through its binary index');
     const m2 = matched(j2.stderr);
     assert.ok(m2 >= 40, `only ${m2} chunks of the changed 6 MiB file were matched by fingerprint`);
     assert.ok(j2.ActualBytes < 1.5 * MiB, `the change stored ${j2.ActualBytes} bytes`);
