@@ -225,123 +225,6 @@ static int apply_pack_bytes(struct hbr_store *s, const char *vault_id,
 	return rc < 0 ? rc : 0;
 }
 
-/* Clients whose references to one chunk are lowered by one statement;
- * more take several. */
-#define GROUP_MAX 32
-
-/* The decrement of one chunk by the references of up to g clients
- * (g a power of two, so a handful of texts share the statement cache):
- * refs falls by their total, owner_refs by the owner's share, each
- * clamped at 0. SET's right-hand sides read the row as it was. A row
- * already at 0 has nothing to lower: skipping it keeps a damaged count
- * from taking its pack's live bytes twice. */
-static char group_sql[6][4096];
-static pthread_once_t group_once = PTHREAD_ONCE_INIT;
-
-static void build_group_sql(void)
-{
-	for (size_t i = 0, g = 1; i < HBR_ARRAY_SIZE(group_sql); i++, g *= 2) {
-		char *p = group_sql[i], *end = p + sizeof(group_sql[i]);
-
-		p += snprintf(p, (size_t)(end - p),
-		              "UPDATE chunks SET refs = CASE WHEN refs > ?"
-		              " THEN refs - ? ELSE 0 END,"
-		              " owner_refs = owner_refs - CASE owner");
-		for (size_t k = 0; k < g; k++)
-			p += snprintf(p, (size_t)(end - p),
-			              " WHEN ? THEN CASE WHEN owner_refs > ?"
-			              " THEN ? ELSE owner_refs END");
-		p += snprintf(p, (size_t)(end - p),
-		              " ELSE 0 END,"
-		              " dead_since = CASE WHEN refs > ? THEN"
-		              " dead_since ELSE ? END"
-		              " WHERE vault_id = ? AND chunk_id = ?"
-		              " AND refs > 0"
-		              " RETURNING refs, pack_id, stored_len, owner,"
-		              " owner_refs");
-		HBR_ASSERT(p < end);
-	}
-}
-
-/* What one transaction of decrements gathers for its last statements. */
-struct dec_step {
-	struct pack_bytes *pb;
-	size_t npb, pcap;
-	struct hbr_owner_delta *deltas;
-	size_t ndeltas, dcap;
-	int64_t zeroed;
-};
-
-static int decrement_group(struct dec_step *acc, struct hbr_store *s,
-                           const char *vault_id, const uint8_t *id,
-                           const struct hbr_gc_ref *by, size_t k,
-                           const char (*clients)[HBR_ID_MAX], int64_t now)
-{
-	struct hbr_stmt *st = NULL;
-	size_t g = 1, which = 0;
-	int64_t total = 0;
-	int rc, idx = 1;
-
-	HBR_ASSERT(k >= 1 && k <= GROUP_MAX);
-	while (g < k) {
-		g *= 2;
-		which++;
-	}
-	for (size_t i = 0; i < k; i++)
-		total += by[i].count;
-	(void)pthread_once(&group_once, build_group_sql);
-	if ((rc = s->ops->prepare(&st, s, group_sql[which])) < 0)
-		return rc;
-	if ((rc = s->ops->bind_int64(st, idx++, total)) < 0 ||
-	    (rc = s->ops->bind_int64(st, idx++, total)) < 0)
-		goto out;
-	for (size_t i = 0; i < g && rc == 0; i++) {
-		int64_t c = i < k ? by[i].count : 0;
-
-		if ((rc = i < k ? s->ops->bind_text(st, idx++,
-		                                    clients[by[i].client]) :
-		                  s->ops->bind_null(st, idx++)) < 0 ||
-		    (rc = s->ops->bind_int64(st, idx++, c)) < 0)
-			break;
-		rc = s->ops->bind_int64(st, idx++, c);
-	}
-	if (rc < 0 || (rc = s->ops->bind_int64(st, idx++, total)) < 0 ||
-	    (rc = s->ops->bind_int64(st, idx++, now)) < 0 ||
-	    (rc = s->ops->bind_text(st, idx++, vault_id)) < 0 ||
-	    (rc = s->ops->bind_blob(st, idx++, id, HBR_CHUNK_ID_LEN)) < 0)
-		goto out;
-	if ((rc = hbr_stmt_next(st)) > 0) {
-		int64_t r = hbr_stmt_int(st, 0), len = hbr_stmt_int(st, 2),
-		        o_r = hbr_stmt_int(st, 4), mine = 0;
-		const char *owner =
-		        hbr_stmt_is_null(st, 3) ? NULL : hbr_stmt_text(st, 3);
-		bool was, now_excl;
-
-		for (size_t i = 0; owner && i < k; i++)
-			if (!strcmp(owner, clients[by[i].client]))
-				mine = by[i].count;
-		/* Before: `total` references more, `mine` of them the
-		 * owner's (exact unless a damaged count was clamped). */
-		was = o_r + mine > 0 && r + total == o_r + mine;
-		now_excl = o_r > 0 && r == o_r;
-		if (r == 0) {
-			hbr_grow((void **)&acc->pb, &acc->pcap, acc->npb + 1,
-			         sizeof(*acc->pb));
-			rc = copy_name(acc->pb[acc->npb].pack_id,
-			               hbr_stmt_text(st, 1));
-			acc->pb[acc->npb++].bytes = len + HBR_PACK_ENTRY_LEN;
-			acc->zeroed++;
-		}
-		if (owner && was != now_excl)
-			hbr_owner_delta_add(&acc->deltas, &acc->ndeltas,
-			                    &acc->dcap, owner,
-			                    now_excl ? len : -len);
-	}
-out:
-	hbr_stmt_done(st);
-	return rc < 0 ? rc : 0;
-}
-
 /* In the caller's transaction: HBR_ECONFLICT unless the vault's batch
  * is still b, not done, and (first_id given) applied only below it. */
 static int batch_is(struct hbr_store *s, const char *vault_id,
@@ -378,6 +261,264 @@ static int batch_is(struct hbr_store *s, const char *vault_id,
 	return 0;
 }
 
+/*
+ * Chunk ids per statement of a decrement step, bound as the list of one
+ * `chunk_id IN (...)`: SQLite walks the list in order and seeks each id
+ * by primary key, so a statement costs about one row lookup per id
+ * instead of a statement per id (SQLite takes 32766 parameters,
+ * PostgreSQL 65535). A shorter list is padded with its last id, so
+ * three texts per kind serve every length.
+ */
+static const size_t in_sizes[] = { 8, 64, 512 };
+#define IN_MAX 512
+
+/* The rows of a step as they are before it (read in its transaction). */
+static char select_sql[HBR_ARRAY_SIZE(in_sizes)][4096];
+/* One group of chunks that lose the same references: refs falls by
+ * `total`, owner_refs by `mine` (the owner's share), each clamped at 0,
+ * exactly as computed from the rows read. SET's right-hand sides read
+ * the row as it was. */
+static char update_sql[HBR_ARRAY_SIZE(in_sizes)][4096];
+static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+
+static void build_list(char *p, char *end, size_t n)
+{
+	p += snprintf(p, (size_t)(end - p), " AND chunk_id IN (?");
+	for (size_t k = 1; k < n; k++)
+		p += snprintf(p, (size_t)(end - p), ", ?");
+	p += snprintf(p, (size_t)(end - p), ")");
+	HBR_ASSERT(p < end);
+}
+
+static void build_dec_sql(void)
+{
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(in_sizes); i++) {
+		char *p = select_sql[i], *end = p + sizeof(select_sql[i]);
+
+		p += snprintf(p, (size_t)(end - p),
+		              "SELECT chunk_id, refs, owner_refs, owner,"
+		              " pack_id, stored_len FROM chunks"
+		              " WHERE vault_id = ?");
+		build_list(p, end, in_sizes[i]);
+		p = update_sql[i];
+		end = p + sizeof(update_sql[i]);
+		p += snprintf(p, (size_t)(end - p),
+		              "UPDATE chunks SET refs = CASE WHEN refs > ?"
+		              " THEN refs - ? ELSE 0 END,"
+		              " owner_refs = CASE WHEN owner_refs > ?"
+		              " THEN owner_refs - ? ELSE 0 END,"
+		              " dead_since = CASE WHEN refs > ? THEN"
+		              " dead_since ELSE ? END"
+		              " WHERE vault_id = ? AND refs > 0");
+		build_list(p, end, in_sizes[i]);
+	}
+}
+
+/* The statement of the smallest list that holds n ids (n <= IN_MAX). */
+static size_t list_kind(size_t n)
+{
+	size_t i = 0;
+
+	while (in_sizes[i] < n)
+		i++;
+	return i;
+}
+
+/* Bind ids[0..n) from parameter idx on, padded to size with the last. */
+static int bind_ids(struct hbr_store *s, struct hbr_stmt *st, int idx,
+                    const uint8_t *const *ids, size_t n, size_t size)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < size && rc == 0; k++)
+		rc = s->ops->bind_blob(st, idx++, ids[k < n ? k : n - 1],
+		                       HBR_CHUNK_ID_LEN);
+	return rc;
+}
+
+/* A chunk of a step, as read before it and as the step leaves it. */
+struct dec_row {
+	bool found; /* a row with refs > 0 */
+	int64_t refs, owner_refs, stored_len;
+	int64_t total, mine; /* what the step takes off each */
+	char owner[HBR_ID_MAX]; /* "" for none */
+	char pack_id[HBR_GC_NAME_MAX];
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, HBR_CHUNK_ID_LEN);
+}
+
+/* Fill rows[] (index i: d->ids[i]) from the chunk rows. */
+static int read_rows(struct dec_row *rows, struct hbr_store *s,
+                     const char *vault_id, const struct hbr_gc_dec *d)
+{
+	const uint8_t *list[IN_MAX];
+	int rc = 0;
+
+	for (size_t i = 0; i < d->n && rc >= 0; i += IN_MAX) {
+		size_t n = d->n - i < IN_MAX ? d->n - i : IN_MAX,
+		       kind = list_kind(n);
+		struct hbr_stmt *st = NULL;
+
+		for (size_t k = 0; k < n; k++)
+			list[k] = d->ids + (i + k) * HBR_CHUNK_ID_LEN;
+		if ((rc = s->ops->prepare(&st, s, select_sql[kind])) < 0)
+			return rc;
+		if ((rc = s->ops->bind_text(st, 1, vault_id)) < 0 ||
+		    (rc = bind_ids(s, st, 2, list, n, in_sizes[kind])) < 0) {
+			hbr_stmt_done(st);
+			return rc;
+		}
+		while ((rc = hbr_stmt_next(st)) > 0) {
+			size_t len = 0;
+			const uint8_t *id = hbr_stmt_blob(st, 0, &len), *at;
+			struct dec_row *r;
+
+			if (!id || len != HBR_CHUNK_ID_LEN)
+				continue;
+			at = bsearch(id, d->ids + i * HBR_CHUNK_ID_LEN, n,
+			             HBR_CHUNK_ID_LEN, cmp_id);
+			if (!at)
+				continue;
+			r = &rows[(size_t)(at - d->ids) / HBR_CHUNK_ID_LEN];
+			r->refs = hbr_stmt_int(st, 1);
+			r->owner_refs = hbr_stmt_int(st, 2);
+			r->stored_len = hbr_stmt_int(st, 5);
+			/* A row already at 0 has nothing to lower: skipping
+			 * it keeps a damaged count from taking its pack's
+			 * live bytes twice. */
+			r->found = r->refs > 0;
+			(void)snprintf(r->owner, sizeof(r->owner), "%s",
+			               hbr_stmt_text(st, 3));
+			if ((rc = copy_name(r->pack_id, hbr_stmt_text(st, 4))) <
+			    0)
+				break;
+		}
+		hbr_stmt_done(st);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* A chunk's place in the step, by what it loses: equal keys share an
+ * UPDATE statement. */
+struct dec_key {
+	int64_t total, mine;
+	size_t i;
+};
+
+static int cmp_key(const void *a, const void *b)
+{
+	const struct dec_key *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? -1 : 1;
+	if (x->mine != y->mine)
+		return x->mine < y->mine ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* What one transaction of decrements gathers for its last statements. */
+struct dec_step {
+	struct dec_row *rows;
+	struct dec_key *keys;
+	size_t nkeys;
+	struct pack_bytes *pb;
+	size_t npb, pcap;
+	struct hbr_owner_delta *deltas;
+	size_t ndeltas, dcap;
+	int64_t zeroed;
+};
+
+/*
+ * The step's changes, from the rows as read: each chunk loses the
+ * references of every client that named it, and its owner's share of
+ * them; a chunk reaching 0 takes its stored bytes and pack entry off its
+ * pack's live bytes; exclusivity before and after gives each owner's
+ * change of exclusive bytes.
+ */
+static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct dec_row *r = &acc->rows[i];
+		int64_t refs, o_r;
+		bool was, now;
+
+		if (!r->found)
+			continue;
+		for (size_t k = d->first[i]; k < d->first[i + 1]; k++) {
+			r->total += d->by[k].count;
+			if (r->owner[0] &&
+			    !strcmp(r->owner, d->clients[d->by[k].client]))
+				r->mine += d->by[k].count;
+		}
+		refs = r->refs > r->total ? r->refs - r->total : 0;
+		o_r = r->owner_refs > r->mine ? r->owner_refs - r->mine : 0;
+		was = r->owner_refs > 0 && r->refs == r->owner_refs;
+		now = o_r > 0 && refs == o_r;
+		if (r->owner[0] && was != now)
+			hbr_owner_delta_add(
+			        &acc->deltas, &acc->ndeltas, &acc->dcap,
+			        r->owner, now ? r->stored_len : -r->stored_len);
+		if (!refs) {
+			hbr_grow((void **)&acc->pb, &acc->pcap, acc->npb + 1,
+			         sizeof(*acc->pb));
+			memcpy(acc->pb[acc->npb].pack_id, r->pack_id,
+			       sizeof(r->pack_id));
+			acc->pb[acc->npb++].bytes =
+			        r->stored_len + HBR_PACK_ENTRY_LEN;
+			acc->zeroed++;
+		}
+		acc->keys[acc->nkeys++] =
+		        (struct dec_key){ r->total, r->mine, i };
+	}
+	if (acc->nkeys)
+		qsort(acc->keys, acc->nkeys, sizeof(*acc->keys), cmp_key);
+}
+
+/* One UPDATE per group of equal losses and IN_MAX ids. */
+static int apply_groups(struct hbr_store *s, const char *vault_id,
+                        const struct dec_step *acc, const struct hbr_gc_dec *d,
+                        int64_t now)
+{
+	const uint8_t *list[IN_MAX];
+	int rc = 0;
+
+	for (size_t i = 0; i < acc->nkeys && rc >= 0;) {
+		const struct dec_key *g = &acc->keys[i];
+		struct hbr_stmt *st = NULL;
+		size_t n = 0, kind;
+		int idx = 1;
+
+		while (i + n < acc->nkeys && n < IN_MAX &&
+		       acc->keys[i + n].total == g->total &&
+		       acc->keys[i + n].mine == g->mine) {
+			list[n] =
+			        d->ids + acc->keys[i + n].i * HBR_CHUNK_ID_LEN;
+			n++;
+		}
+		kind = list_kind(n);
+		if ((rc = s->ops->prepare(&st, s, update_sql[kind])) < 0)
+			return rc;
+		if ((rc = s->ops->bind_int64(st, idx++, g->total)) < 0 ||
+		    (rc = s->ops->bind_int64(st, idx++, g->total)) < 0 ||
+		    (rc = s->ops->bind_int64(st, idx++, g->mine)) < 0 ||
+		    (rc = s->ops->bind_int64(st, idx++, g->mine)) < 0 ||
+		    (rc = s->ops->bind_int64(st, idx++, g->total)) < 0 ||
+		    (rc = s->ops->bind_int64(st, idx++, now)) < 0 ||
+		    (rc = s->ops->bind_text(st, idx++, vault_id)) < 0 ||
+		    (rc = bind_ids(s, st, idx, list, n, in_sizes[kind])) < 0 ||
+		    (rc = hbr_stmt_next(st)) < 0) {
+			hbr_stmt_done(st);
+			return rc;
+		}
+		hbr_stmt_done(st);
+		i += n;
+	}
+	return rc < 0 ? rc : 0;
+}
+
 int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
                            const char *vault_id, const struct hbr_gc_batch *b,
                            const struct hbr_gc_dec *d, int64_t now)
@@ -387,28 +528,20 @@ int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
 
 	if (!d->n)
 		return 0;
+	(void)pthread_once(&dec_once, build_dec_sql);
+	acc.rows = hbr_calloc(d->n, sizeof(*acc.rows));
+	acc.keys = hbr_calloc(d->n, sizeof(*acc.keys));
 	if ((rc = hbr_store_begin(s)) < 0)
-		return rc;
-	if ((rc = batch_is(s, vault_id, b, d->ids)) < 0)
+		goto out;
+	/* Read, then write, in one write transaction: nothing changes the
+	 * rows in between, so what plan_step computes is what the UPDATEs
+	 * leave. */
+	if ((rc = batch_is(s, vault_id, b, d->ids)) < 0 ||
+	    (rc = read_rows(acc.rows, s, vault_id, d)) < 0)
 		goto fail;
-	/* One statement per chunk (per GROUP_MAX clients that named it):
-	 * applying groups in turn moves exclusivity through the states in
-	 * between, and the changes add up to the whole. */
-	for (size_t i = 0; i < d->n; i++) {
-		const uint8_t *id = d->ids + i * HBR_CHUNK_ID_LEN;
-
-		for (size_t k = d->first[i]; k < d->first[i + 1];
-		     k += GROUP_MAX) {
-			size_t left = d->first[i + 1] - k;
-
-			if ((rc = decrement_group(
-			             &acc, s, vault_id, id, d->by + k,
-			             left < GROUP_MAX ? left : GROUP_MAX,
-			             d->clients, now)) < 0)
-				goto fail;
-		}
-	}
-	if ((rc = apply_pack_bytes(s, vault_id, acc.pb, acc.npb)) < 0 ||
+	plan_step(&acc, d);
+	if ((rc = apply_groups(s, vault_id, &acc, d, now)) < 0 ||
+	    (rc = apply_pack_bytes(s, vault_id, acc.pb, acc.npb)) < 0 ||
 	    (rc = hbr_store_owner_deltas_apply(s, vault_id, acc.deltas,
 	                                       acc.ndeltas)) < 0 ||
 	    (rc = hbr_store_execf(s,
@@ -423,6 +556,8 @@ int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
 fail:
 	hbr_store_rollback(s);
 out:
+	hbr_free(acc.rows);
+	hbr_free(acc.keys);
 	hbr_free(acc.pb);
 	hbr_free(acc.deltas);
 	return rc;

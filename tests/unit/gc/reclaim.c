@@ -933,6 +933,168 @@ static void test_exclusive_bytes_random(void **state)
 	}
 }
 
+/* ---- many chunks: steps, statement lists and groups ---- */
+
+/* More chunks than one decrement step (gc_reclaim.c's STEP_IDS) and
+ * than one statement's id list, in every pattern of five snapshots of
+ * three clients. */
+#define NMANY  5200
+#define NSNAPS 5
+
+struct many {
+	uint8_t (*id)[HBR_CHUNK_ID_LEN];
+	unsigned *mask; /* bit k: snapshot k names the chunk */
+};
+
+static void many_chunks(struct world *w, struct many *m, const char *job)
+{
+	struct hbr_job_ref j = { w->f.acc_a, w->c, HBR_JOB_BACKUP, job };
+	struct hbr_pack_writer pw;
+	struct hbr_pack_view view;
+	struct hbr_pack_added added;
+	struct hbr_buf body = HBR_BUF_INIT;
+	char key[HBR_PACK_KEY_MAX], pack[HBR_PACK_NAME_LEN + 1];
+
+	m->id = hbr_calloc(NMANY, sizeof(*m->id));
+	m->mask = hbr_calloc(NMANY, sizeof(*m->mask));
+	assert_int_equal(hbr_pack_writer_init(&pw), 0);
+	for (int i = 0; i < NMANY; i++) {
+		char raw[32];
+		int len = snprintf(raw, sizeof(raw), "many chunk %d", i);
+
+		m->mask[i] = (unsigned)(i % 31) + 1;
+		assert_int_equal(hbr_chunk_id(m->id[i], raw, (size_t)len), 0);
+		assert_int_equal(hbr_pack_writer_add(&pw, m->id[i], raw,
+		                                     (size_t)len, -1),
+		                 0);
+	}
+	assert_int_equal(hbr_pack_writer_finish(&body, NULL, &pw), 0);
+	hbr_pack_writer_free(&pw);
+	assert_int_equal(hbr_pack_parse(&view, body.ptr, body.len), 0);
+	hbr_pack_new_id(pack);
+	assert_int_equal(hbr_store_pack_begin(w->f.s, w->v, pack,
+	                                      (int64_t)body.len,
+	                                      hbr_time_now()),
+	                 0);
+	hbr_pack_key(key, pack);
+	assert_int_equal(hbr_vault_put(w->vault, key, body.ptr, body.len), 0);
+	assert_int_equal(hbr_store_pack_commit(&added, w->f.s, &j, w->v, pack,
+	                                       &view, hbr_time_now()),
+	                 0);
+	hbr_pack_view_free(&view);
+	hbr_buf_release(&body);
+}
+
+/* A snapshot of client naming the chunks whose mask has bit k. */
+static void many_commit(struct world *w, const struct many *m,
+                        const char *client, const char *plan, int k, char *snap)
+{
+	struct hbr_idset set;
+	struct hbr_buf refs = HBR_BUF_INIT;
+	struct hbr_snapshot_commit c = { 0 };
+	struct hbr_snapshot_committed out;
+	char job[HBR_ID_MAX], key[sizeof("refs/") + HBR_ID_MAX];
+	struct hbr_job_ref j = { w->f.acc_a, client, HBR_JOB_BACKUP, job };
+
+	running_job_of(w, client, plan, job);
+	hbr_id_new(snap, HBR_ID_SNAPSHOT);
+	hbr_idset_init(&set);
+	for (int i = 0; i < NMANY; i++)
+		if (m->mask[i] & (1u << k))
+			assert_true(hbr_idset_add(&set, m->id[i]) >= 0);
+	assert_int_equal(hbr_idset_sorted(&refs, &set), 0);
+	snprintf(key, sizeof(key), "refs/%s", snap);
+	assert_int_equal(hbr_vault_put(w->vault, key, refs.ptr, refs.len), 0);
+	c.job = &j;
+	c.snapshot_id = snap;
+	c.tree = "[]";
+	c.refs = (const uint8_t *)refs.ptr;
+	c.nrefs = set.n;
+	c.status = "COMPLETE";
+	c.snapshot_hash = "";
+	c.error_file = "";
+	c.now = hbr_time_now();
+	assert_int_equal(hbr_store_snapshot_commit(&out, w->f.s, &c), 0);
+	hbr_idset_free(&set);
+	hbr_buf_release(&refs);
+}
+
+/*
+ * Snapshots 0..4 of clients A, B, C, A, B, committed in that order, so a
+ * chunk's owner is the client of the first snapshot naming it; every
+ * pattern of the five names ~170 chunks. One batch deletes 0, 1 and 3
+ * (all of A's, one of B's): chunks lose 1 to 3 references, their
+ * owner's share of them 0 to 2, in groups larger and smaller than a
+ * statement's list, across two steps. Each count must be what the
+ * snapshots left hold, and the exclusive bytes what the rows say.
+ */
+static void test_many_chunks_in_groups(void **state)
+{
+	static const int client_of[NSNAPS] = { 0, 1, 2, 0, 1 };
+	static const unsigned gone = 1u << 0 | 1u << 1 | 1u << 3;
+	struct world *w = *state;
+	struct hbr_reclaim_stats st;
+	struct many m;
+	char clients[3][HBR_ID_MAX], plans[3][HBR_ID_MAX];
+	char snaps[NSNAPS][HBR_ID_MAX], job[HBR_ID_MAX];
+	int64_t named = 0, freed = 0;
+
+	memcpy(clients[0], w->c, HBR_ID_MAX);
+	memcpy(plans[0], w->p, HBR_ID_MAX);
+	other_client(w, clients[1], plans[1]);
+	other_client(w, clients[2], plans[2]);
+	running_job(w, job);
+	many_chunks(w, &m, job);
+	for (int k = 0; k < NSNAPS; k++)
+		many_commit(w, &m, clients[client_of[k]], plans[client_of[k]],
+		            k, snaps[k]);
+	assert_exclusive_consistent(w);
+	for (int k = 0; k < NSNAPS; k++)
+		if (gone & (1u << k))
+			delete_snapshot(w, snaps[k]);
+	pass(w, &st);
+	assert_int_equal(st.snapshots, 3);
+	for (int i = 0; i < NMANY; i++) {
+		unsigned left = m.mask[i] & ~gone;
+		int owner = client_of[__builtin_ctz(m.mask[i])];
+		int64_t refs = __builtin_popcount(left), mine = 0, o_r = -1;
+		int64_t got = -1;
+		struct hbr_stmt *q = NULL;
+
+		for (int k = 0; k < NSNAPS; k++)
+			if ((left & (1u << k)) && client_of[k] == owner)
+				mine++;
+		named += (m.mask[i] & gone) != 0;
+		freed += (m.mask[i] & gone) && !refs;
+		assert_int_equal(hbr_store_queryf(&q, w->f.s,
+		                                  "SELECT refs, owner_refs"
+		                                  " FROM chunks WHERE"
+		                                  " vault_id = ? AND"
+		                                  " chunk_id = ?",
+		                                  "sb", w->v, m.id[i],
+		                                  (size_t)HBR_CHUNK_ID_LEN),
+		                 0);
+		if (hbr_stmt_next(q) == 1) {
+			got = hbr_stmt_int(q, 0);
+			o_r = hbr_stmt_int(q, 1);
+		}
+		hbr_stmt_done(q);
+		if (!refs) {
+			/* Dead; gone once its pack is rewritten. */
+			assert_true(got <= 0);
+			continue;
+		}
+		assert_int_equal(got, refs);
+		assert_int_equal(o_r, mine);
+	}
+	assert_int_equal(st.decrements, named);
+	assert_int_equal(st.chunks_freed, freed);
+	assert_int_equal(exclusive_of(w, clients[0]), 0);
+	assert_exclusive_consistent(w);
+	hbr_free(m.id);
+	hbr_free(m.mask);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1126,8 @@ int main(void)
 		        test_exclusive_bytes_when_the_owner_leaves_first, setup,
 		        teardown),
 		cmocka_unit_test_setup_teardown(test_exclusive_bytes_random,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_chunks_in_groups,
 		                                setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
