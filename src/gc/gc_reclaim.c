@@ -58,16 +58,6 @@ static int open_vault(struct hbr_vault **out,
 	return hbr_vault_local_open(out, path);
 }
 
-/* A reference of one deleted snapshot: the chunk id, then the index of
- * the snapshot's client in the batch, big-endian, so that memcmp sorts
- * by id and then by client. */
-#define REC_LEN (HBR_CHUNK_ID_LEN + 4)
-
-static int cmp_rec(const void *a, const void *b)
-{
-	return memcmp(a, b, REC_LEN);
-}
-
 /* The batch's references, aggregated: sorted distinct ids past the
  * cursor, and for each the (client, count) runs (struct hbr_gc_dec). */
 struct gathered {
@@ -97,102 +87,185 @@ static uint32_t client_index(struct gathered *g, const char *client)
 	return (uint32_t)g->nclients++;
 }
 
+/* One refs object being merged: its ids, and the next one to take. */
+struct run {
+	struct hbr_buf obj;
+	const uint8_t *ids;
+	size_t pos, n;
+	uint32_t client; /* index into gathered.clients */
+};
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, HBR_CHUNK_ID_LEN);
+}
+
+static const uint8_t *run_head(const struct run *r)
+{
+	return r->ids + r->pos * HBR_CHUNK_ID_LEN;
+}
+
+/* A commit writes its ids sorted and distinct; an object that is not
+ * (damage, or a writer other than ours) is sorted here, its repeats
+ * dropped, so each snapshot still counts a chunk once. */
+static void run_normalize(struct run *r)
+{
+	uint8_t *ids = (uint8_t *)r->obj.ptr;
+	size_t k = 0;
+
+	for (size_t i = 1; i < r->n; i++)
+		if (memcmp(ids + (i - 1) * HBR_CHUNK_ID_LEN,
+		           ids + i * HBR_CHUNK_ID_LEN, HBR_CHUNK_ID_LEN) >= 0)
+			goto sort;
+	return;
+sort:
+	qsort(ids, r->n, HBR_CHUNK_ID_LEN, cmp_id);
+	for (size_t i = 0; i < r->n; i++)
+		if (!k ||
+		    memcmp(ids + (k - 1) * HBR_CHUNK_ID_LEN,
+		           ids + i * HBR_CHUNK_ID_LEN, HBR_CHUNK_ID_LEN)) {
+			memmove(ids + k * HBR_CHUNK_ID_LEN,
+			        ids + i * HBR_CHUNK_ID_LEN, HBR_CHUNK_ID_LEN);
+			k++;
+		}
+	r->n = k;
+}
+
+/* The first id past the cursor. */
+static size_t run_seek(const struct run *r, const uint8_t *cursor)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(r->ids + mid * HBR_CHUNK_ID_LEN, cursor,
+		           HBR_CHUNK_ID_LEN) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* heap[0..n) is a min-heap of runs by head id, but for heap[at]. */
+static void sift_down(struct run **heap, size_t n, size_t at)
+{
+	struct run *r = heap[at];
+
+	for (;;) {
+		size_t c = 2 * at + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n &&
+		    memcmp(run_head(heap[c + 1]), run_head(heap[c]),
+		           HBR_CHUNK_ID_LEN) < 0)
+			c++;
+		if (memcmp(run_head(heap[c]), run_head(r), HBR_CHUNK_ID_LEN) >=
+		    0)
+			break;
+		heap[at] = heap[c];
+		at = c;
+	}
+	heap[at] = r;
+}
+
 /*
- * Every reference of the batch's snapshots, tagged with the snapshot's
- * client, sorted, as per-(id, client) counts past the cursor. Memory is
- * bounded by the batch: (32 + 4) bytes per reference read. A snapshot
- * without a refs object (committed before the data plane, or never
- * uploaded) named nothing.
+ * Every reference of the batch's snapshots past the cursor, as sorted
+ * distinct ids with per-client counts. Each refs object is sorted
+ * already, so they are merged (a heap of up to BATCH_SNAPSHOTS runs)
+ * rather than concatenated and sorted: each reference costs a few
+ * comparisons, and memory is the objects themselves (32 bytes per
+ * reference) plus the result. A snapshot without a refs object
+ * (committed before the data plane, or never uploaded) named nothing.
  */
 static int gather(struct gathered *g, struct hbr_vault *v,
                   const struct hbr_gc_batch *b)
 {
-	struct hbr_buf all = HBR_BUF_INIT;
-	size_t total, nby = 0;
+	struct run *runs = hbr_calloc(b->n ? b->n : 1, sizeof(*runs));
+	struct run **heap = hbr_calloc(b->n ? b->n : 1, sizeof(*heap));
+	uint32_t counts[BATCH_SNAPSHOTS] = { 0 }, touched[BATCH_SNAPSHOTS];
+	size_t nruns = 0, nheap = 0, total = 0, nby = 0;
 	int error = 0;
 
+	HBR_ASSERT(b->n <= BATCH_SNAPSHOTS);
 	memset(g, 0, sizeof(*g));
 	g->clients = hbr_calloc(b->n ? b->n : 1, sizeof(*g->clients));
-	for (size_t i = 0; i < b->n && !error; i++) {
+	for (size_t i = 0; i < b->n; i++) {
 		char key[sizeof("refs/") + HBR_ID_MAX];
-		uint32_t ci = client_index(g, b->clients[i]);
-		uint8_t tag[4] = { (uint8_t)(ci >> 24), (uint8_t)(ci >> 16),
-			           (uint8_t)(ci >> 8), (uint8_t)ci };
-		struct hbr_buf one;
+		struct run *r = &runs[nruns];
 
+		r->client = client_index(g, b->clients[i]);
 		(void)snprintf(key, sizeof(key), "refs/%s", b->snapshots[i]);
-		error = hbr_vault_get(&one, v, key, REFS_MAX);
+		error = hbr_vault_get(&r->obj, v, key, REFS_MAX);
 		if (error == HBR_ENOTFOUND) {
 			error = 0;
 			continue;
 		}
 		if (error < 0)
-			break;
-		if (one.len % HBR_CHUNK_ID_LEN) {
+			goto out;
+		nruns++;
+		if (r->obj.len % HBR_CHUNK_ID_LEN) {
 			error = hbr_error_set(
 			        HBR_ECORRUPT,
 			        "%s: %zu bytes is not a list of ids", key,
-			        one.len);
-		} else {
-			for (size_t k = 0; k < one.len && !error;
-			     k += HBR_CHUNK_ID_LEN)
-				if ((error = hbr_buf_put(&all, one.ptr + k,
-				                         HBR_CHUNK_ID_LEN)) ==
-				    0)
-					error = hbr_buf_put(&all, tag,
-					                    sizeof(tag));
+			        r->obj.len);
+			goto out;
 		}
-		hbr_buf_release(&one);
+		r->ids = (const uint8_t *)r->obj.ptr;
+		r->n = r->obj.len / HBR_CHUNK_ID_LEN;
+		run_normalize(r);
+		if (b->has_cursor)
+			r->pos = run_seek(r, b->cursor);
+		if (r->pos < r->n) {
+			total += r->n - r->pos;
+			heap[nheap++] = r;
+		}
 	}
-	if (error < 0)
-		goto fail;
-	total = all.len / REC_LEN;
-	if (total)
-		qsort(all.ptr, total, REC_LEN, cmp_rec);
+	for (size_t i = nheap / 2; i-- > 0;)
+		sift_down(heap, nheap, i);
+	/* Distinct ids and (id, client) pairs are each at most the
+	 * references left; untouched pages of these cost nothing. */
 	g->ids = hbr_malloc(total ? total * HBR_CHUNK_ID_LEN : 1);
 	g->first = hbr_malloc((total + 1) * sizeof(*g->first));
 	g->by = hbr_malloc((total ? total : 1) * sizeof(*g->by));
-	for (size_t i = 0; i < total;) {
-		const uint8_t *rec = (const uint8_t *)all.ptr + i * REC_LEN;
-		bool take = !b->has_cursor ||
-		            memcmp(rec, b->cursor, HBR_CHUNK_ID_LEN) > 0;
-		size_t j = i;
+	while (nheap) {
+		uint8_t *id = g->ids + g->n * HBR_CHUNK_ID_LEN;
+		size_t nt = 0;
 
-		if (take) {
-			memcpy(g->ids + g->n * HBR_CHUNK_ID_LEN, rec,
-			       HBR_CHUNK_ID_LEN);
-			g->first[g->n++] = nby;
-		}
-		/* The id's run, in runs of equal (id, client) records. */
-		while (j < total &&
-		       !memcmp(all.ptr + j * REC_LEN, rec, HBR_CHUNK_ID_LEN)) {
-			const uint8_t *r =
-			        (const uint8_t *)all.ptr + j * REC_LEN;
-			size_t k = j + 1;
+		memcpy(id, run_head(heap[0]), HBR_CHUNK_ID_LEN);
+		g->first[g->n++] = nby;
+		/* Take the id from every run whose head it is. */
+		while (nheap &&
+		       !memcmp(run_head(heap[0]), id, HBR_CHUNK_ID_LEN)) {
+			struct run *r = heap[0];
 
-			while (k < total &&
-			       !memcmp(all.ptr + k * REC_LEN, r, REC_LEN))
-				k++;
-			if (take) {
-				const uint8_t *t = r + HBR_CHUNK_ID_LEN;
-				g->by[nby].client = (uint32_t)t[0] << 24 |
-				                    (uint32_t)t[1] << 16 |
-				                    (uint32_t)t[2] << 8 | t[3];
-				g->by[nby++].count = (uint32_t)(k - j);
-			}
-			j = k;
+			if (!counts[r->client]++)
+				touched[nt++] = r->client;
+			if (++r->pos == r->n)
+				heap[0] = heap[--nheap];
+			if (nheap)
+				sift_down(heap, nheap, 0);
 		}
-		i = j;
+		for (size_t i = 0; i < nt; i++) {
+			g->by[nby].client = touched[i];
+			g->by[nby++].count = counts[touched[i]];
+			counts[touched[i]] = 0;
+		}
 	}
 	g->first[g->n] = nby;
-	hbr_buf_release(&all);
-	return 0;
-fail:
-	hbr_buf_release(&all);
-	gathered_free(g);
+out:
+	for (size_t i = 0; i < nruns; i++)
+		hbr_buf_release(&runs[i].obj);
+	hbr_free(runs);
+	hbr_free(heap);
+	if (error < 0)
+		gathered_free(g);
 	return error;
 }
 
+/* All in one directory: one sync for the batch, not one per object. */
 static void remove_refs(struct hbr_vault *v, const struct hbr_gc_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
