@@ -34,8 +34,11 @@
 #define CONFLICTS_MAX 100
 /* How often hbrd looks for refs objects no snapshot names. */
 #define SWEEP_S 3600
-/* Longest wait for the purge before a pass (see run()). */
-#define COALESCE_MS 250
+/* Longest wait for the purge before a pass (see run()), and how often
+ * it is asked whether it is done: a poll is one read of a small table,
+ * and a coarser one was dead time between the purge and the pass. */
+#define COALESCE_MS      250
+#define COALESCE_POLL_MS 1
 /* Chunk rows of a deleted vault per transaction. */
 #define FORGET_ROWS 10000
 
@@ -268,13 +271,19 @@ out:
 /* All in one directory: one sync for the batch, not one per object. */
 static void remove_refs(struct hbr_vault *v, const struct hbr_gc_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++) {
-		char key[sizeof("refs/") + HBR_ID_MAX];
+	char(*keys)[sizeof("refs/") + HBR_ID_MAX] =
+	        hbr_calloc(b->n ? b->n : 1, sizeof(*keys));
+	const char **list = hbr_calloc(b->n ? b->n : 1, sizeof(*list));
 
-		(void)snprintf(key, sizeof(key), "refs/%s", b->snapshots[i]);
-		if (hbr_vault_remove(v, key) < 0)
-			hbr_log_warn("reclaim: %s", hbr_error_msg());
+	for (size_t i = 0; i < b->n; i++) {
+		(void)snprintf(keys[i], sizeof(keys[i]), "refs/%s",
+		               b->snapshots[i]);
+		list[i] = keys[i];
 	}
+	if (b->n && hbr_vault_remove_many(v, list, b->n) < 0)
+		hbr_log_warn("reclaim: %s", hbr_error_msg());
+	hbr_free(keys);
+	hbr_free(list);
 }
 
 /* Apply the vault's queued deletions, batch after batch. Another
@@ -779,12 +788,16 @@ static void *run(void *arg)
 		 * purge, a few hundred rows per step. Waiting (briefly) for
 		 * it to finish makes one batch of all the client's snapshots,
 		 * so a chunk they share is lowered once, not once per step. */
-		for (int waited = 0; waited < COALESCE_MS; waited += 5) {
+		for (int waited = 0; waited < COALESCE_MS;
+		     waited += COALESCE_POLL_MS) {
 			int64_t pending = 0;
 			if (hbr_store_gc_purge_pending(&pending, s) < 0 ||
 			    !pending)
 				break;
-			(void)nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+			(void)nanosleep(
+			        &(struct timespec){ 0, COALESCE_POLL_MS *
+			                                       1000000L },
+			        NULL);
 		}
 		hbr_log_debug("reclaim: waited %.3f s for the purge",
 		              (double)(hbr_time_mono_ns() - t0) / 1e9);
