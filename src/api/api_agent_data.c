@@ -15,6 +15,7 @@
 #include "core/id.h"
 #include "core/pack.h"
 #include "core/tree.h"
+#include "core/tree_scan.h"
 #include "store/store_data.h"
 #include "store/store_sched.h"
 #include "util/alloc.h"
@@ -296,15 +297,16 @@ static int read_chunk(struct hbr_buf *raw, struct hbr_buf *stored,
 
 /* ---- CommitAgentSnapshot ---- */
 
-static int collect_refs(json_t *entry, size_t line_no, void *payload)
+static int collect_refs(const char *text, size_t len, size_t line_no,
+                        void *payload)
 {
 	struct hbr_idset *set = payload;
 	int error;
 
-	/* Line 0 is the header; only "c" of each entry names chunks. */
-	if (line_no == 0)
-		return 0;
-	if ((error = hbr_tree_entry_chunks(set, entry)) < 0)
+	/* Line 0 is the header; only "c" of each entry names chunks. The
+	 * scanner validates each line as the agent's reader would without
+	 * building it: a commit reads every line of the tree. */
+	if ((error = hbr_tree_line_refs(set, text, len, line_no)) < 0)
 		return error;
 	if (set->n > REFS_MAX)
 		return hbr_error_set(HBR_ETOOBIG,
@@ -330,7 +332,7 @@ static int tree_refs(struct hbr_idset *set, struct hbr_store *store,
 	struct hbr_tree_reader reader;
 	int error;
 
-	hbr_tree_reader_init(&reader, collect_refs, set);
+	hbr_tree_reader_init_lines(&reader, collect_refs, set);
 	if ((error = hbr_store_chunks_get(rows, found, store, vault_id, tree,
 	                                  n)) < 0)
 		goto out;

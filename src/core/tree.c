@@ -14,37 +14,60 @@ void hbr_tree_reader_init(struct hbr_tree_reader *r, hbr_tree_entry_cb *cb,
 	r->payload = payload;
 }
 
+void hbr_tree_reader_init_lines(struct hbr_tree_reader *r, hbr_tree_line_cb *cb,
+                                void *payload)
+{
+	hbr_tree_reader_init(r, NULL, payload);
+	r->line_cb = cb;
+}
+
 void hbr_tree_reader_free(struct hbr_tree_reader *r)
 {
 	if (r)
 		hbr_buf_release(&r->line);
 }
 
-static int parse_line(struct hbr_tree_reader *r, const char *text, size_t len)
+int hbr_tree_line_parse(json_t **out, const char *text, size_t len,
+                        size_t line_no)
 {
 	json_error_t jerr;
 	json_t *entry;
-	int rc;
 
-	if (len == 0)
-		return hbr_error_set(HBR_ECORRUPT, "tree line %zu is empty",
-		                     r->line_no);
 	entry = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!entry || !json_is_object(entry)) {
 		json_decref(entry);
 		return hbr_error_set(HBR_ECORRUPT,
 		                     "tree line %zu is not a JSON object: %s",
-		                     r->line_no, entry ? "" : jerr.text);
+		                     line_no, entry ? "" : jerr.text);
 	}
-	if (r->line_no == 0 &&
+	if (line_no == 0 &&
 	    json_integer_value(json_object_get(entry, "hbr_tree")) != 1) {
 		json_decref(entry);
 		return hbr_error_set(
 		        HBR_ECORRUPT,
 		        "not an hbr tree (no \"hbr_tree\":1 header)");
 	}
-	rc = r->cb ? r->cb(entry, r->line_no, r->payload) : 0;
-	json_decref(entry);
+	*out = entry;
+	return 0;
+}
+
+static int parse_line(struct hbr_tree_reader *r, const char *text, size_t len)
+{
+	json_t *entry = NULL;
+	int rc;
+
+	if (len == 0)
+		return hbr_error_set(HBR_ECORRUPT, "tree line %zu is empty",
+		                     r->line_no);
+	if (r->line_cb) {
+		rc = r->line_cb(text, len, r->line_no, r->payload);
+	} else {
+		if ((rc = hbr_tree_line_parse(&entry, text, len, r->line_no)) <
+		    0)
+			return rc;
+		rc = r->cb ? r->cb(entry, r->line_no, r->payload) : 0;
+		json_decref(entry);
+	}
 	r->line_no++;
 	return rc;
 }
@@ -222,11 +245,12 @@ int hbr_tree_entry_chunks(struct hbr_idset *set, const json_t *entry)
 		                                   "an array");
 	json_array_foreach(c, i, pair)
 	{
-		const json_t *hex = json_array_get(pair, 0);
+		const json_t *hex = json_array_get(pair, 0),
+		             *len = json_array_get(pair, 1);
 
 		if (!json_is_array(pair) || json_array_size(pair) != 2 ||
-		    !json_is_string(hex) ||
-		    !json_is_integer(json_array_get(pair, 1)) ||
+		    !json_is_string(hex) || !json_is_integer(len) ||
+		    json_integer_value(len) < 0 ||
 		    hbr_chunk_id_parse(id, json_string_value(hex),
 		                       json_string_length(hex)) < 0)
 			return hbr_error_set(HBR_ECORRUPT,

@@ -19,16 +19,24 @@
  * as a JSON object (borrowed: valid during the call; line 0 is the
  * header). A non-zero cb return stops the parse and is returned. */
 typedef int hbr_tree_entry_cb(json_t *entry, size_t line_no, void *payload);
+/* The same for a reader that leaves parsing to its callback: each
+ * non-empty line's bytes, without the '\n' (borrowed). */
+typedef int hbr_tree_line_cb(const char *text, size_t len, size_t line_no,
+                             void *payload);
 
 struct hbr_tree_reader {
 	struct hbr_buf line; /* partial line carried between feeds */
 	size_t line_no;
 	hbr_tree_entry_cb *cb;
+	hbr_tree_line_cb *line_cb;
 	void *payload;
 };
 
 void hbr_tree_reader_init(struct hbr_tree_reader *r, hbr_tree_entry_cb *cb,
                           void *payload);
+/* A reader that only splits lines (core/tree_scan.h parses them). */
+void hbr_tree_reader_init_lines(struct hbr_tree_reader *r, hbr_tree_line_cb *cb,
+                                void *payload);
 /* HBR_ECORRUPT for a line that is not a JSON object (or a first line
  * without "hbr_tree":1), HBR_ETOOBIG past HBR_TREE_LINE_MAX. */
 int hbr_tree_reader_feed(struct hbr_tree_reader *r, const void *data,
@@ -36,6 +44,12 @@ int hbr_tree_reader_feed(struct hbr_tree_reader *r, const void *data,
 /* End of the tree: a last line without '\n' is parsed. */
 int hbr_tree_reader_finish(struct hbr_tree_reader *r);
 void hbr_tree_reader_free(struct hbr_tree_reader *r);
+
+/* One line as the reader parses it: a JSON object (jansson,
+ * JSON_REJECT_DUPLICATES; *out owned by the caller), and for line 0 the
+ * "hbr_tree":1 header; HBR_ECORRUPT otherwise. */
+int hbr_tree_line_parse(json_t **out, const char *text, size_t len,
+                        size_t line_no);
 
 /*
  * A set of chunk ids (open addressing over 32-byte ids; ids are SHA-256,
@@ -62,7 +76,7 @@ int hbr_chunk_id_parse(uint8_t out[HBR_CHUNK_ID_LEN], const char *hex,
                        size_t len);
 
 /* Add every chunk id in entry's "c" to set. HBR_ECORRUPT when "c" is
- * not an array of [hex id, length] pairs. */
+ * not an array of [hex id, length >= 0] pairs. */
 int hbr_tree_entry_chunks(struct hbr_idset *set, const json_t *entry);
 
 #endif

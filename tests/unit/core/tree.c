@@ -9,6 +9,8 @@
 #include "core/tree.h"
 #include "util/error.h"
 
+#define ID_A "00000000000000000000000000000000000000000000000000000000000000aa"
+
 static const char tree[] =
         "{\"hbr_tree\":1,\"paths\":[\"/a\"]}\n"
         "{\"p\":\"/a\",\"t\":\"d\"}\n"
@@ -84,6 +86,12 @@ static void test_damage_refused(void **state)
 	                 HBR_ECORRUPT);
 	assert_int_equal(parse_all("{\"hbr_tree\":1}\n{\"c\":5}"),
 	                 HBR_ECORRUPT);
+	/* A length below zero names no chunk the agent could restore. */
+	assert_int_equal(
+	        parse_all("{\"hbr_tree\":1}\n{\"c\":[[\"" ID_A "\",-1]]}"),
+	        HBR_ECORRUPT);
+	assert_int_equal(
+	        parse_all("{\"hbr_tree\":1}\n{\"c\":[[\"" ID_A "\",0]]}"), 0);
 	assert_int_equal(parse_all("{\"hbr_tree\":1}\n{\"p\":\"/x\"}"), 0);
 }
 
