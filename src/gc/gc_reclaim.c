@@ -61,8 +61,8 @@ static int open_vault(struct hbr_vault **out,
 	return hbr_vault_local_open(out, path);
 }
 
-/* The batch's references, aggregated: sorted distinct ids past the
- * cursor, and for each the (client, count) runs (struct hbr_gc_dec). */
+/* The batch's references, aggregated: sorted distinct ids, and for
+ * each the (client, count) runs (struct hbr_gc_dec). */
 struct gathered {
 	uint8_t *ids;
 	size_t *first; /* n + 1 */
@@ -134,23 +134,6 @@ sort:
 	r->n = k;
 }
 
-/* The first id past the cursor. */
-static size_t run_seek(const struct run *r, const uint8_t *cursor)
-{
-	size_t lo = 0, hi = r->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (memcmp(r->ids + mid * HBR_CHUNK_ID_LEN, cursor,
-		           HBR_CHUNK_ID_LEN) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* heap[0..n) is a min-heap of runs by head id, but for heap[at]. */
 static void sift_down(struct run **heap, size_t n, size_t at)
 {
@@ -175,9 +158,9 @@ static void sift_down(struct run **heap, size_t n, size_t at)
 }
 
 /*
- * Every reference of the batch's snapshots past the cursor, as sorted
- * distinct ids with per-client counts. Each refs object is sorted
- * already, so they are merged (a heap of up to BATCH_SNAPSHOTS runs)
+ * Every reference of the batch's snapshots, as sorted distinct ids with
+ * per-client counts (a resumed batch starts past its cursor). Each refs object
+ * is sorted already, so they are merged (a heap of up to BATCH_SNAPSHOTS runs)
  * rather than concatenated and sorted: each reference costs a few
  * comparisons, and memory is the objects themselves (32 bytes per
  * reference) plus the result. A snapshot without a refs object
@@ -219,17 +202,15 @@ static int gather(struct gathered *g, struct hbr_vault *v,
 		r->ids = (const uint8_t *)r->obj.ptr;
 		r->n = r->obj.len / HBR_CHUNK_ID_LEN;
 		run_normalize(r);
-		if (b->has_cursor)
-			r->pos = run_seek(r, b->cursor);
-		if (r->pos < r->n) {
-			total += r->n - r->pos;
+		if (r->n) {
+			total += r->n;
 			heap[nheap++] = r;
 		}
 	}
 	for (size_t i = nheap / 2; i-- > 0;)
 		sift_down(heap, nheap, i);
 	/* Distinct ids and (id, client) pairs are each at most the
-	 * references left; untouched pages of these cost nothing. */
+	 * references; untouched pages of these cost nothing. */
 	g->ids = hbr_malloc(total ? total * HBR_CHUNK_ID_LEN : 1);
 	g->first = hbr_malloc((total + 1) * sizeof(*g->first));
 	g->by = hbr_malloc((total ? total : 1) * sizeof(*g->by));
@@ -286,6 +267,158 @@ static void remove_refs(struct hbr_vault *v, const struct hbr_gc_batch *b)
 	hbr_free(list);
 }
 
+/* Ids phase 1 checks per read transaction (a bool each, and a step's
+ * rows when few are candidates). */
+#define ZERO_WINDOW 32768
+
+static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                         struct hbr_vault *v, const char *vault_id,
+                         const struct hbr_reclaim_config *cfg, bool rewrite);
+
+/* The gathered ids i..i+n as a step. */
+static struct hbr_gc_dec dec_of(const struct gathered *g, size_t i, size_t n)
+{
+	return (struct hbr_gc_dec){
+		.ids = g->ids + i * HBR_CHUNK_ID_LEN,
+		.first = g->first + i,
+		.by = g->by,
+		.clients = (const char(*)[HBR_ID_MAX])g->clients,
+		.n = n,
+	};
+}
+
+/* The first gathered id past the batch's cursor (in its phase). */
+static size_t past_cursor(const struct gathered *g,
+                          const struct hbr_gc_batch *b)
+{
+	size_t lo = 0, hi = g->n;
+
+	while (b->has_cursor && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(g->ids + mid * HBR_CHUNK_ID_LEN, b->cursor,
+		           HBR_CHUNK_ID_LEN) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void add_step(struct hbr_reclaim_stats *st,
+                     const struct hbr_gc_step *out)
+{
+	st->decrements += out->lowered;
+	st->chunks_freed += out->zeroed;
+}
+
+/*
+ * Phase 1: the chunks the batch takes to 0. Which ones is read outside
+ * any transaction, a window at a time; each step's transaction then
+ * reads and lowers only those (at most STEP_IDS of them), so the
+ * writer is held for what is freed, not for every chunk named.
+ */
+static int zero_pass(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                     const char *vault_id, const struct hbr_gc_batch *b,
+                     const struct gathered *g,
+                     const struct hbr_reclaim_config *cfg)
+{
+	bool *cand = hbr_calloc(ZERO_WINDOW, sizeof(*cand));
+	int64_t now = hbr_time_now();
+	int error = 0;
+
+	for (size_t i = past_cursor(g, b); i < g->n && !error;) {
+		size_t wn = g->n - i < ZERO_WINDOW ? g->n - i : ZERO_WINDOW;
+		struct hbr_gc_dec w = dec_of(g, i, wn);
+
+		error = hbr_store_gc_zero_candidates(cand, s, vault_id, &w);
+		for (size_t k = 0; k < wn && !error;) {
+			struct hbr_gc_step out = { 0 };
+			struct hbr_gc_dec d;
+			size_t j = k, c = 0;
+
+			while (j < wn && c < STEP_IDS)
+				c += cand[j++];
+			d = dec_of(g, i + k, j - k);
+			error = hbr_store_gc_decrement(&out, s, vault_id, b, &d,
+			                               cand + k, now);
+			hbr_crashpoint("reclaim: zero step");
+			if (!error) {
+				add_step(st, &out);
+				report(cfg, vault_id, "decrement", st);
+			}
+			k = j;
+		}
+		i += wn;
+	}
+	hbr_free(cand);
+	return error;
+}
+
+/* Phase 2: every other chunk the batch names, STEP_IDS per step. */
+static int rest_pass(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                     const char *vault_id, const struct hbr_gc_batch *b,
+                     const struct gathered *g,
+                     const struct hbr_reclaim_config *cfg)
+{
+	int64_t now = hbr_time_now();
+	int error = 0;
+
+	for (size_t i = past_cursor(g, b); i < g->n && !error; i += STEP_IDS) {
+		struct hbr_gc_step out = { 0 };
+		struct hbr_gc_dec d =
+		        dec_of(g, i, g->n - i < STEP_IDS ? g->n - i : STEP_IDS);
+
+		error = hbr_store_gc_decrement(&out, s, vault_id, b, &d, NULL,
+		                               now);
+		hbr_crashpoint("reclaim: decrement step");
+		if (!error) {
+			add_step(st, &out);
+			report(cfg, vault_id, "decrement", st);
+		}
+	}
+	return error;
+}
+
+/*
+ * Apply one batch: phase 1, then the packs it emptied go (that is when
+ * the space is back), then phase 2. The counts that stay above 0 are
+ * lowered after the space is given back: they free nothing, and most
+ * of the rows a deletion touches are theirs.
+ */
+static int apply_batch(struct hbr_reclaim_stats *st, struct hbr_store *s,
+                       struct hbr_vault *v, const char *vault_id,
+                       struct hbr_gc_batch *b,
+                       const struct hbr_reclaim_config *cfg)
+{
+	struct gathered g = { 0 };
+	uint64_t t0 = hbr_time_mono_ns(), t1, t2 = 0, t3 = 0;
+	int error;
+
+	if ((error = gather(&g, v, b)) < 0)
+		return error;
+	t1 = hbr_time_mono_ns();
+	if (b->phase == HBR_GC_PHASE_ZERO) {
+		if ((error = zero_pass(st, s, vault_id, b, &g, cfg)) == 0)
+			error = hbr_store_gc_batch_zeroed(s, vault_id, b);
+		hbr_crashpoint("reclaim: batch zeroed");
+		t2 = hbr_time_mono_ns();
+		if (!error)
+			error = collect_packs(st, s, v, vault_id, cfg, false);
+		t3 = hbr_time_mono_ns();
+	}
+	if (!error)
+		error = rest_pass(st, s, vault_id, b, &g, cfg);
+	hbr_log_debug("reclaim: %zu snapshots, %zu chunks: gathered in %.3f s,"
+	              " phase 1 %.3f s, its packs %.3f s, phase 2 %.3f s",
+	              b->n, g.n, (double)(t1 - t0) / 1e9,
+	              t2 ? (double)(t2 - t1) / 1e9 : 0.0,
+	              t3 ? (double)(t3 - t2) / 1e9 : 0.0,
+	              (double)(hbr_time_mono_ns() - (t3 ? t3 : t1)) / 1e9);
+	gathered_free(&g);
+	return error;
+}
+
 /* Apply the vault's queued deletions, batch after batch. Another
  * reclaimer working on the vault at the same time makes a step answer
  * HBR_ECONFLICT (store_reclaim.h): it moved the batch on, so open it
@@ -297,8 +430,7 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 {
 	for (int conflicts = 0;;) {
 		struct hbr_gc_batch b;
-		struct gathered g = { 0 };
-		int error;
+		int error = 0;
 
 		if ((error = hbr_store_gc_batch_open(&b, s, vault_id,
 		                                     BATCH_SNAPSHOTS)) < 0)
@@ -309,38 +441,8 @@ static int apply_deletions(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		}
 		hbr_crashpoint("reclaim: batch opened");
 		if (!b.done) {
-			int64_t now = hbr_time_now();
-
-			uint64_t tg = hbr_time_mono_ns(), td;
-
-			error = gather(&g, v, &b);
-			td = hbr_time_mono_ns();
-			for (size_t i = 0; i < g.n && !error; i += STEP_IDS) {
-				struct hbr_gc_dec d = {
-					.ids = g.ids + i * HBR_CHUNK_ID_LEN,
-					.first = g.first + i,
-					.by = g.by,
-					.clients = (const char(*)[HBR_ID_MAX])
-					                   g.clients,
-					.n = g.n - i < STEP_IDS ? g.n - i :
-					                          STEP_IDS,
-				};
-				error = hbr_store_gc_decrement(
-				        &st->chunks_freed, s, vault_id, &b, &d,
-				        now);
-				hbr_crashpoint("reclaim: decrement step");
-				if (!error) {
-					st->decrements += (int64_t)d.n;
-					report(cfg, vault_id, "decrement", st);
-				}
-			}
-			hbr_log_debug(
-			        "reclaim: %zu snapshots: gathered %zu"
-			        " references in %.3f s, applied in %.3f s",
-			        b.n, g.n, (double)(td - tg) / 1e9,
-			        (double)(hbr_time_mono_ns() - td) / 1e9);
-			gathered_free(&g);
-			if (!error)
+			if ((error = apply_batch(st, s, v, vault_id, &b,
+			                         cfg)) == 0)
 				error = hbr_store_gc_batch_done(s, vault_id,
 				                                &b);
 			hbr_crashpoint("reclaim: batch applied");
@@ -540,9 +642,11 @@ static int remove_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	return error;
 }
 
+/* Drop the vault's empty packs and remove the objects of those going;
+ * with rewrite, also rewrite the packs under half live. */
 static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
                          struct hbr_vault *v, const char *vault_id,
-                         const struct hbr_reclaim_config *cfg)
+                         const struct hbr_reclaim_config *cfg, bool rewrite)
 {
 	struct hbr_gc_pack *packs = NULL;
 	bool *gone = NULL;
@@ -581,7 +685,7 @@ static int collect_packs(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	if ((error = remove_packs(st, s, v, vault_id, packs, gone, n)) < 0)
 		goto out;
 	report(cfg, vault_id, "packs", st);
-	for (size_t i = nempty; i < n && !error; i++) {
+	for (size_t i = nempty; i < n && rewrite && !error; i++) {
 		if (gone[i])
 			continue;
 		error = rewrite_pack(st, s, v, vault_id, &packs[i], now,
@@ -695,7 +799,7 @@ static int reclaim_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
 	t0 = hbr_time_mono_ns();
 	if ((error = apply_deletions(st, s, v, vault_id, cfg)) == 0) {
 		t1 = hbr_time_mono_ns();
-		error = collect_packs(st, s, v, vault_id, cfg);
+		error = collect_packs(st, s, v, vault_id, cfg, true);
 		hbr_log_debug(
 		        "reclaim: vault %s: deletions %.3f s, packs %.3f s",
 		        vault_id, (double)(t1 - t0) / 1e9,

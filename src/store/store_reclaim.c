@@ -8,6 +8,7 @@
 #include "store/store_reclaim.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/timeutil.h"
 
 /*
  * "The chunks of one pack" for a query that reads columns the pack index
@@ -131,8 +132,8 @@ int hbr_store_gc_batch_open(struct hbr_gc_batch *b, struct hbr_store *s,
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
 	if ((rc = hbr_store_queryf(&st, s,
-	                           "SELECT first_id, last_id, cursor, done"
-	                           " FROM gc_batch WHERE vault_id = ?",
+	                           "SELECT first_id, last_id, cursor, done,"
+	                           " phase FROM gc_batch WHERE vault_id = ?",
 	                           "s", vault_id)) < 0)
 		goto fail;
 	if ((rc = hbr_stmt_next(st)) > 0) {
@@ -143,6 +144,7 @@ int hbr_store_gc_batch_open(struct hbr_gc_batch *b, struct hbr_store *s,
 		b->first_id = hbr_stmt_int(st, 0);
 		b->last_id = hbr_stmt_int(st, 1);
 		b->done = hbr_stmt_int(st, 3) != 0;
+		b->phase = (int)hbr_stmt_int(st, 4);
 		if (cur && len == HBR_CHUNK_ID_LEN) {
 			memcpy(b->cursor, cur, len);
 			b->has_cursor = true;
@@ -172,10 +174,13 @@ int hbr_store_gc_batch_open(struct hbr_gc_batch *b, struct hbr_store *s,
 			return hbr_store_commit(s);
 		b->first_id = first;
 		b->last_id = last;
+		b->phase = HBR_GC_PHASE_ZERO;
 		if ((rc = hbr_store_execf(s,
 		                          "INSERT INTO gc_batch (vault_id,"
-		                          " first_id, last_id) VALUES (?, ?, ?)",
-		                          "sii", vault_id, first, last)) < 0)
+		                          " first_id, last_id, phase)"
+		                          " VALUES (?, ?, ?, ?)",
+		                          "siii", vault_id, first, last,
+		                          (int64_t)HBR_GC_PHASE_ZERO)) < 0)
 			goto fail;
 	}
 	if ((rc = load_batch(b, s, vault_id)) < 0 ||
@@ -191,6 +196,7 @@ fail:
 struct pack_bytes {
 	char pack_id[HBR_GC_NAME_MAX];
 	int64_t bytes;
+	size_t row; /* the chunk's index in its step */
 };
 
 static int cmp_pack(const void *a, const void *b)
@@ -226,7 +232,8 @@ static int apply_pack_bytes(struct hbr_store *s, const char *vault_id,
 }
 
 /* In the caller's transaction: HBR_ECONFLICT unless the vault's batch
- * is still b, not done, and (first_id given) applied only below it. */
+ * is still b in b's phase and (first_id given) not done, with only ids
+ * below first_id done in the phase. */
 static int batch_is(struct hbr_store *s, const char *vault_id,
                     const struct hbr_gc_batch *b, const uint8_t *first_id)
 {
@@ -235,8 +242,8 @@ static int batch_is(struct hbr_store *s, const char *vault_id,
 	int rc;
 
 	if ((rc = hbr_store_queryf(&st, s,
-	                           "SELECT first_id, last_id, cursor, done"
-	                           " FROM gc_batch WHERE vault_id = ?",
+	                           "SELECT first_id, last_id, cursor, done,"
+	                           " phase FROM gc_batch WHERE vault_id = ?",
 	                           "s", vault_id)) < 0)
 		return rc;
 	if ((rc = hbr_stmt_next(st)) > 0) {
@@ -244,7 +251,8 @@ static int batch_is(struct hbr_store *s, const char *vault_id,
 		const uint8_t *cur = hbr_stmt_blob(st, 2, &len);
 
 		ours = hbr_stmt_int(st, 0) == b->first_id &&
-		       hbr_stmt_int(st, 1) == b->last_id;
+		       hbr_stmt_int(st, 1) == b->last_id &&
+		       hbr_stmt_int(st, 4) == b->phase;
 		if (ours && first_id)
 			ours = !hbr_stmt_int(st, 3) &&
 			       (!cur || len != HBR_CHUNK_ID_LEN ||
@@ -270,135 +278,296 @@ static int batch_is(struct hbr_store *s, const char *vault_id,
  * three texts per kind serve every length.
  */
 static const size_t in_sizes[] = { 8, 64, 512 };
-#define IN_MAX 512
+#define IN_MAX   512
+#define NKINDS   HBR_ARRAY_SIZE(in_sizes)
+#define SQL_SIZE 4096
 
-/* The rows of a step as they are before it (read in its transaction). */
-static char select_sql[HBR_ARRAY_SIZE(in_sizes)][4096];
-/* One group of chunks that lose the same references: refs falls by
- * `total`, owner_refs by `mine` (the owner's share), each clamped at 0,
- * exactly as computed from the rows read. SET's right-hand sides read
- * the row as it was. */
-static char update_sql[HBR_ARRAY_SIZE(in_sizes)][4096];
-static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+enum list_sql {
+	/* A phase 1 candidate check, outside the step's transaction. */
+	SQL_REFS,
+	/* The rows of a step as they are before it (in its transaction). */
+	SQL_ROWS,
+	/* One group of chunks that lose the same references: refs falls by
+	 * `total`, owner_refs by `mine` (the owner's share), each clamped
+	 * at 0, exactly as computed from the rows read. SET's right-hand
+	 * sides read the row as it was. */
+	SQL_LOWER,
+	/* Phase 1's list of what it takes to 0, taken from their rows
+	 * (read in the step, so they exist; the padding's repeats select
+	 * once). */
+	SQL_LIST,
+	SQL_NLIST
+};
 
-static void build_list(char *p, char *end, size_t n)
+static char list_sql[SQL_NLIST][NKINDS][SQL_SIZE];
+static pthread_once_t list_once = PTHREAD_ONCE_INIT;
+
+static void build_list_sql(void)
 {
-	p += snprintf(p, (size_t)(end - p), " AND chunk_id IN (?");
-	for (size_t k = 1; k < n; k++)
-		p += snprintf(p, (size_t)(end - p), ", ?");
-	p += snprintf(p, (size_t)(end - p), ")");
-	HBR_ASSERT(p < end);
-}
-
-static void build_dec_sql(void)
-{
-	for (size_t i = 0; i < HBR_ARRAY_SIZE(in_sizes); i++) {
-		char *p = select_sql[i], *end = p + sizeof(select_sql[i]);
-
-		p += snprintf(p, (size_t)(end - p),
-		              "SELECT chunk_id, refs, owner_refs, owner,"
-		              " pack_id, stored_len FROM chunks"
-		              " WHERE vault_id = ?");
-		build_list(p, end, in_sizes[i]);
-		p = update_sql[i];
-		end = p + sizeof(update_sql[i]);
-		p += snprintf(p, (size_t)(end - p),
-		              "UPDATE chunks SET refs = CASE WHEN refs > ?"
+	static const char *const head[SQL_NLIST] = {
+		[SQL_REFS] = "SELECT chunk_id, refs FROM chunks"
+		             " WHERE vault_id = ?",
+		[SQL_ROWS] = "SELECT chunk_id, refs, owner_refs, owner,"
+		             " pack_id, stored_len FROM chunks"
+		             " WHERE vault_id = ?",
+		[SQL_LOWER] = "UPDATE chunks SET refs = CASE WHEN refs > ?"
 		              " THEN refs - ? ELSE 0 END,"
 		              " owner_refs = CASE WHEN owner_refs > ?"
 		              " THEN owner_refs - ? ELSE 0 END,"
 		              " dead_since = CASE WHEN refs > ? THEN"
 		              " dead_since ELSE ? END"
-		              " WHERE vault_id = ? AND refs > 0");
-		build_list(p, end, in_sizes[i]);
-	}
+		              " WHERE vault_id = ? AND refs > 0",
+		[SQL_LIST] = "INSERT INTO gc_zeroed (vault_id, chunk_id)"
+		             " SELECT vault_id, chunk_id FROM chunks"
+		             " WHERE vault_id = ?",
+	};
+
+	for (size_t q = 0; q < SQL_NLIST; q++)
+		for (size_t k = 0; k < NKINDS; k++) {
+			char *p = list_sql[q][k], *end = p + SQL_SIZE;
+
+			p += snprintf(p, (size_t)(end - p),
+			              "%s AND chunk_id IN (?", head[q]);
+			for (size_t i = 1; i < in_sizes[k]; i++)
+				p += snprintf(p, (size_t)(end - p), ", ?");
+			p += snprintf(p, (size_t)(end - p), ")");
+			HBR_ASSERT(p < end);
+		}
 }
 
-/* The statement of the smallest list that holds n ids (n <= IN_MAX). */
-static size_t list_kind(size_t n)
+/* Prepare list_sql[q] for a list of n ids (n <= IN_MAX) and bind them
+ * from parameter idx on. */
+static int prepare_list(struct hbr_stmt **out, struct hbr_store *s,
+                        enum list_sql q, int idx, const uint8_t *const *ids,
+                        size_t n)
 {
-	size_t i = 0;
+	struct hbr_stmt *st = NULL;
+	size_t kind = 0;
+	int rc;
 
-	while (in_sizes[i] < n)
-		i++;
-	return i;
-}
-
-/* Bind ids[0..n) from parameter idx on, padded to size with the last. */
-static int bind_ids(struct hbr_store *s, struct hbr_stmt *st, int idx,
-                    const uint8_t *const *ids, size_t n, size_t size)
-{
-	int rc = 0;
-
-	for (size_t k = 0; k < size && rc == 0; k++)
+	HBR_ASSERT(n >= 1 && n <= IN_MAX);
+	(void)pthread_once(&list_once, build_list_sql);
+	while (in_sizes[kind] < n)
+		kind++;
+	if ((rc = s->ops->prepare(&st, s, list_sql[q][kind])) < 0)
+		return rc;
+	for (size_t k = 0; k < in_sizes[kind] && rc == 0; k++)
 		rc = s->ops->bind_blob(st, idx++, ids[k < n ? k : n - 1],
 		                       HBR_CHUNK_ID_LEN);
-	return rc;
+	if (rc < 0) {
+		hbr_stmt_done(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+/* The index of id among ids[at[0..n)] (sorted), or n. */
+static size_t find_id(const uint8_t *ids, const size_t *at, size_t n,
+                      const uint8_t *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(ids + at[mid] * HBR_CHUNK_ID_LEN, id,
+		               HBR_CHUNK_ID_LEN);
+
+		if (!c)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return n;
 }
 
 /* A chunk of a step, as read before it and as the step leaves it. */
 struct dec_row {
 	bool found; /* a row with refs > 0 */
+	bool gone; /* deleted with its pack by the step */
 	int64_t refs, owner_refs, stored_len;
 	int64_t total, mine; /* what the step takes off each */
 	char owner[HBR_ID_MAX]; /* "" for none */
 	char pack_id[HBR_GC_NAME_MAX];
 };
 
-static int cmp_id(const void *a, const void *b)
-{
-	return memcmp(a, b, HBR_CHUNK_ID_LEN);
-}
+/* What a row callback of for_lists gets. */
+typedef int row_cb(struct hbr_stmt *st, size_t i, void *payload);
 
-/* Fill rows[] (index i: d->ids[i]) from the chunk rows. */
-static int read_rows(struct dec_row *rows, struct hbr_store *s,
-                     const char *vault_id, const struct hbr_gc_dec *d)
+/*
+ * Run list statement q (its first parameter the vault) over the ids of
+ * d whose want[] is set (all when want is NULL), calling cb with the
+ * index in d of each row's id (column 0).
+ */
+static int for_lists(struct hbr_store *s, enum list_sql q, const char *vault_id,
+                     const struct hbr_gc_dec *d, const bool *want, row_cb *cb,
+                     void *payload)
 {
 	const uint8_t *list[IN_MAX];
+	size_t *at = hbr_malloc((d->n ? d->n : 1) * sizeof(*at)), n = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < d->n && rc >= 0; i += IN_MAX) {
-		size_t n = d->n - i < IN_MAX ? d->n - i : IN_MAX,
-		       kind = list_kind(n);
+	for (size_t i = 0; i < d->n; i++)
+		if (!want || want[i])
+			at[n++] = i;
+	for (size_t i = 0; i < n && rc >= 0; i += IN_MAX) {
+		size_t len = n - i < IN_MAX ? n - i : IN_MAX;
 		struct hbr_stmt *st = NULL;
 
-		for (size_t k = 0; k < n; k++)
-			list[k] = d->ids + (i + k) * HBR_CHUNK_ID_LEN;
-		if ((rc = s->ops->prepare(&st, s, select_sql[kind])) < 0)
-			return rc;
-		if ((rc = s->ops->bind_text(st, 1, vault_id)) < 0 ||
-		    (rc = bind_ids(s, st, 2, list, n, in_sizes[kind])) < 0) {
+		for (size_t k = 0; k < len; k++)
+			list[k] = d->ids + at[i + k] * HBR_CHUNK_ID_LEN;
+		if ((rc = prepare_list(&st, s, q, 2, list, len)) < 0)
+			break;
+		if ((rc = s->ops->bind_text(st, 1, vault_id)) < 0) {
 			hbr_stmt_done(st);
-			return rc;
+			break;
 		}
 		while ((rc = hbr_stmt_next(st)) > 0) {
-			size_t len = 0;
-			const uint8_t *id = hbr_stmt_blob(st, 0, &len), *at;
-			struct dec_row *r;
+			size_t idlen = 0, k;
+			const uint8_t *id = hbr_stmt_blob(st, 0, &idlen);
 
-			if (!id || len != HBR_CHUNK_ID_LEN)
+			if (!id || idlen != HBR_CHUNK_ID_LEN ||
+			    (k = find_id(d->ids, at + i, len, id)) == len)
 				continue;
-			at = bsearch(id, d->ids + i * HBR_CHUNK_ID_LEN, n,
-			             HBR_CHUNK_ID_LEN, cmp_id);
-			if (!at)
-				continue;
-			r = &rows[(size_t)(at - d->ids) / HBR_CHUNK_ID_LEN];
-			r->refs = hbr_stmt_int(st, 1);
-			r->owner_refs = hbr_stmt_int(st, 2);
-			r->stored_len = hbr_stmt_int(st, 5);
-			/* A row already at 0 has nothing to lower: skipping
-			 * it keeps a damaged count from taking its pack's
-			 * live bytes twice. */
-			r->found = r->refs > 0;
-			(void)snprintf(r->owner, sizeof(r->owner), "%s",
-			               hbr_stmt_text(st, 3));
-			if ((rc = copy_name(r->pack_id, hbr_stmt_text(st, 4))) <
-			    0)
+			if ((rc = cb(st, at[i + k], payload)) < 0)
 				break;
 		}
 		hbr_stmt_done(st);
 	}
+	hbr_free(at);
 	return rc < 0 ? rc : 0;
+}
+
+/* The references d takes off chunk i, and its owner's share of them
+ * (owner "" for none). */
+static void losses(int64_t *total, int64_t *mine, const struct hbr_gc_dec *d,
+                   size_t i, const char *owner)
+{
+	*total = *mine = 0;
+	for (size_t k = d->first[i]; k < d->first[i + 1]; k++) {
+		*total += d->by[k].count;
+		if (owner && owner[0] &&
+		    !strcmp(owner, d->clients[d->by[k].client]))
+			*mine += d->by[k].count;
+	}
+}
+
+struct candidates {
+	bool *out;
+	const struct hbr_gc_dec *d;
+};
+
+static int on_refs(struct hbr_stmt *st, size_t i, void *payload)
+{
+	struct candidates *c = payload;
+	int64_t refs = hbr_stmt_int(st, 1), total, mine;
+
+	losses(&total, &mine, c->d, i, NULL);
+	c->out[i] = refs > 0 && refs <= total;
+	return 0;
+}
+
+/* Rows the candidate scan reads per id it settles before it gives up
+ * and seeks the rest: a row read in key order costs about a sixth of a
+ * row sought (SQLite, cold page cache). */
+#define SCAN_ROWS_PER_ID 6
+#define SCAN_SLACK       64
+
+/*
+ * Candidates by reading the rows of d's id range in key order, merged
+ * with d: when the chunks a deletion names are a good part of the
+ * vault's (deleting one of a few clients), reading every row of the
+ * range costs less than seeking each id. Once the rows outnumber the
+ * ids settled by SCAN_ROWS_PER_ID (a small deletion in a large vault)
+ * it stops; *done_out is how many of d's ids it settled.
+ */
+static int scan_candidates(size_t *done_out, struct candidates *c,
+                           struct hbr_store *s, const char *vault_id)
+{
+	const struct hbr_gc_dec *d = c->d;
+	struct hbr_stmt *st;
+	size_t at = 0, rows = 0;
+	int rc;
+
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT chunk_id, refs FROM chunks"
+	                           " WHERE vault_id = ? AND chunk_id >= ?"
+	                           " AND chunk_id <= ? ORDER BY chunk_id",
+	                           "sbb", vault_id, d->ids,
+	                           (size_t)HBR_CHUNK_ID_LEN,
+	                           d->ids + (d->n - 1) * HBR_CHUNK_ID_LEN,
+	                           (size_t)HBR_CHUNK_ID_LEN)) < 0)
+		return rc;
+	while (at < d->n && (rc = hbr_stmt_next(st)) > 0) {
+		size_t len = 0;
+		const uint8_t *id = hbr_stmt_blob(st, 0, &len);
+
+		if (++rows > SCAN_ROWS_PER_ID * (at + SCAN_SLACK))
+			break;
+		if (!id || len != HBR_CHUNK_ID_LEN)
+			continue;
+		/* Ids passed over have no row: not candidates. */
+		while (at < d->n && memcmp(d->ids + at * HBR_CHUNK_ID_LEN, id,
+		                           HBR_CHUNK_ID_LEN) < 0)
+			at++;
+		if (at < d->n && !memcmp(d->ids + at * HBR_CHUNK_ID_LEN, id,
+		                         HBR_CHUNK_ID_LEN))
+			(void)on_refs(st, at++, c);
+	}
+	hbr_stmt_done(st);
+	if (rc < 0)
+		return rc;
+	*done_out = rc > 0 ? at : d->n;
+	return 0;
+}
+
+int hbr_store_gc_zero_candidates(bool *out, struct hbr_store *s,
+                                 const char *vault_id,
+                                 const struct hbr_gc_dec *d)
+{
+	struct candidates c = { out, d };
+	size_t done = 0;
+	bool txn;
+	int rc;
+
+	memset(out, 0, d->n * sizeof(*out));
+	if (!d->n)
+		return 0;
+	/* One read transaction: one view, and the page cache kept across
+	 * the statements (a write elsewhere between two of them would
+	 * empty it). */
+	txn = s->ops->exec(s, "BEGIN") == 0;
+	rc = scan_candidates(&done, &c, s, vault_id);
+	if (rc >= 0 && done < d->n) {
+		struct hbr_gc_dec rest = *d;
+
+		rest.ids += done * HBR_CHUNK_ID_LEN;
+		rest.first += done;
+		rest.n -= done;
+		c = (struct candidates){ out + done, &rest };
+		rc = for_lists(s, SQL_REFS, vault_id, &rest, NULL, on_refs, &c);
+	}
+	if (txn)
+		hbr_store_rollback(s);
+	if (rc < 0)
+		memset(out, 0, d->n * sizeof(*out));
+	return rc;
+}
+
+static int on_row(struct hbr_stmt *st, size_t i, void *payload)
+{
+	struct dec_row *r = &((struct dec_row *)payload)[i];
+
+	r->refs = hbr_stmt_int(st, 1);
+	r->owner_refs = hbr_stmt_int(st, 2);
+	r->stored_len = hbr_stmt_int(st, 5);
+	/* A row already at 0 has nothing to lower: skipping it keeps a
+	 * damaged count from taking its pack's live bytes twice. */
+	r->found = r->refs > 0;
+	(void)snprintf(r->owner, sizeof(r->owner), "%s", hbr_stmt_text(st, 3));
+	return copy_name(r->pack_id, hbr_stmt_text(st, 4));
 }
 
 /* A chunk's place in the step, by what it loses: equal keys share an
@@ -422,7 +591,7 @@ static int cmp_key(const void *a, const void *b)
 /* What one transaction of decrements gathers for its last statements. */
 struct dec_step {
 	struct dec_row *rows;
-	struct dec_key *keys;
+	struct dec_key *keys; /* the chunks lowered */
 	size_t nkeys;
 	struct pack_bytes *pb;
 	size_t npb, pcap;
@@ -436,9 +605,11 @@ struct dec_step {
  * references of every client that named it, and its owner's share of
  * them; a chunk reaching 0 takes its stored bytes and pack entry off its
  * pack's live bytes; exclusivity before and after gives each owner's
- * change of exclusive bytes.
+ * change of exclusive bytes. With zero_only, chunks that keep
+ * references are left for phase 2.
  */
-static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d)
+static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d,
+                      bool zero_only)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		struct dec_row *r = &acc->rows[i];
@@ -447,13 +618,10 @@ static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d)
 
 		if (!r->found)
 			continue;
-		for (size_t k = d->first[i]; k < d->first[i + 1]; k++) {
-			r->total += d->by[k].count;
-			if (r->owner[0] &&
-			    !strcmp(r->owner, d->clients[d->by[k].client]))
-				r->mine += d->by[k].count;
-		}
+		losses(&r->total, &r->mine, d, i, r->owner);
 		refs = r->refs > r->total ? r->refs - r->total : 0;
+		if (zero_only && refs)
+			continue;
 		o_r = r->owner_refs > r->mine ? r->owner_refs - r->mine : 0;
 		was = r->owner_refs > 0 && r->refs == r->owner_refs;
 		now = o_r > 0 && refs == o_r;
@@ -466,6 +634,7 @@ static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d)
 			         sizeof(*acc->pb));
 			memcpy(acc->pb[acc->npb].pack_id, r->pack_id,
 			       sizeof(r->pack_id));
+			acc->pb[acc->npb].row = i;
 			acc->pb[acc->npb++].bytes =
 			        r->stored_len + HBR_PACK_ENTRY_LEN;
 			acc->zeroed++;
@@ -473,74 +642,210 @@ static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d)
 		acc->keys[acc->nkeys++] =
 		        (struct dec_key){ r->total, r->mine, i };
 	}
-	if (acc->nkeys)
-		qsort(acc->keys, acc->nkeys, sizeof(*acc->keys), cmp_key);
 }
 
 /* One UPDATE per group of equal losses and IN_MAX ids. */
-static int apply_groups(struct hbr_store *s, const char *vault_id,
-                        const struct dec_step *acc, const struct hbr_gc_dec *d,
-                        int64_t now)
+static int lower(struct hbr_store *s, const char *vault_id,
+                 struct dec_step *acc, const struct hbr_gc_dec *d, int64_t now)
 {
 	const uint8_t *list[IN_MAX];
 	int rc = 0;
 
+	if (acc->nkeys)
+		qsort(acc->keys, acc->nkeys, sizeof(*acc->keys), cmp_key);
 	for (size_t i = 0; i < acc->nkeys && rc >= 0;) {
 		const struct dec_key *g = &acc->keys[i];
 		struct hbr_stmt *st = NULL;
-		size_t n = 0, kind;
-		int idx = 1;
+		size_t n = 0, m = 0;
 
-		while (i + n < acc->nkeys && n < IN_MAX &&
-		       acc->keys[i + n].total == g->total &&
-		       acc->keys[i + n].mine == g->mine) {
-			list[n] =
-			        d->ids + acc->keys[i + n].i * HBR_CHUNK_ID_LEN;
-			n++;
+		while (i + m < acc->nkeys && n < IN_MAX &&
+		       acc->keys[i + m].total == g->total &&
+		       acc->keys[i + m].mine == g->mine) {
+			size_t at = acc->keys[i + m++].i;
+
+			if (!acc->rows[at].gone)
+				list[n++] = d->ids + at * HBR_CHUNK_ID_LEN;
 		}
-		kind = list_kind(n);
-		if ((rc = s->ops->prepare(&st, s, update_sql[kind])) < 0)
+		i += m;
+		if (!n)
+			continue;
+		if ((rc = prepare_list(&st, s, SQL_LOWER, 8, list, n)) < 0)
 			return rc;
-		if ((rc = s->ops->bind_int64(st, idx++, g->total)) < 0 ||
-		    (rc = s->ops->bind_int64(st, idx++, g->total)) < 0 ||
-		    (rc = s->ops->bind_int64(st, idx++, g->mine)) < 0 ||
-		    (rc = s->ops->bind_int64(st, idx++, g->mine)) < 0 ||
-		    (rc = s->ops->bind_int64(st, idx++, g->total)) < 0 ||
-		    (rc = s->ops->bind_int64(st, idx++, now)) < 0 ||
-		    (rc = s->ops->bind_text(st, idx++, vault_id)) < 0 ||
-		    (rc = bind_ids(s, st, idx, list, n, in_sizes[kind])) < 0 ||
+		if ((rc = s->ops->bind_int64(st, 1, g->total)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 2, g->total)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 3, g->mine)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 4, g->mine)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 5, g->total)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 6, now)) < 0 ||
+		    (rc = s->ops->bind_text(st, 7, vault_id)) < 0 ||
 		    (rc = hbr_stmt_next(st)) < 0) {
 			hbr_stmt_done(st);
 			return rc;
 		}
 		hbr_stmt_done(st);
-		i += n;
 	}
 	return rc < 0 ? rc : 0;
 }
 
-int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
+/* Phase 1: list the chunks the step took to 0 (acc->keys). */
+static int list_zeroed(struct hbr_store *s, const char *vault_id,
+                       const struct dec_step *acc, const struct hbr_gc_dec *d)
+{
+	bool *want = hbr_calloc(d->n ? d->n : 1, sizeof(*want));
+	int rc = 0;
+
+	for (size_t i = 0; i < acc->nkeys; i++)
+		want[acc->keys[i].i] = true;
+	if (acc->nkeys) {
+		const uint8_t *list[IN_MAX];
+		size_t n = 0;
+
+		for (size_t i = 0; i < d->n && rc >= 0; i++) {
+			if (want[i])
+				list[n++] = d->ids + i * HBR_CHUNK_ID_LEN;
+			if (n && (n == IN_MAX || i + 1 == d->n)) {
+				struct hbr_stmt *st = NULL;
+
+				if ((rc = prepare_list(&st, s, SQL_LIST, 2,
+				                       list, n)) < 0)
+					break;
+				if ((rc = s->ops->bind_text(st, 1, vault_id)) ==
+				    0)
+					rc = hbr_stmt_next(st);
+				hbr_stmt_done(st);
+				n = 0;
+			}
+		}
+	}
+	hbr_free(want);
+	return rc < 0 ? rc : 0;
+}
+
+/* Phase 2: want[i] for the ids of d that phase 1 did not take to 0. */
+static int not_listed(bool *want, struct hbr_store *s, const char *vault_id,
+                      const struct hbr_gc_dec *d)
+{
+	struct hbr_stmt *st;
+	size_t at = 0;
+	int rc;
+
+	for (size_t i = 0; i < d->n; i++)
+		want[i] = true;
+	/* The listed ids of the step's range, merged with d's. */
+	if ((rc = hbr_store_queryf(&st, s,
+	                           "SELECT chunk_id FROM gc_zeroed"
+	                           " WHERE vault_id = ? AND chunk_id >= ?"
+	                           " AND chunk_id <= ? ORDER BY chunk_id",
+	                           "sbb", vault_id, d->ids,
+	                           (size_t)HBR_CHUNK_ID_LEN,
+	                           d->ids + (d->n - 1) * HBR_CHUNK_ID_LEN,
+	                           (size_t)HBR_CHUNK_ID_LEN)) < 0)
+		return rc;
+	while ((rc = hbr_stmt_next(st)) > 0) {
+		size_t len = 0;
+		const uint8_t *id = hbr_stmt_blob(st, 0, &len);
+
+		if (!id || len != HBR_CHUNK_ID_LEN)
+			continue;
+		while (at < d->n && memcmp(d->ids + at * HBR_CHUNK_ID_LEN, id,
+		                           HBR_CHUNK_ID_LEN) < 0)
+			at++;
+		if (at < d->n && !memcmp(d->ids + at * HBR_CHUNK_ID_LEN, id,
+		                         HBR_CHUNK_ID_LEN))
+			want[at] = false;
+	}
+	hbr_stmt_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+static int drop_one(bool *dropped_out, struct hbr_store *s,
+                    const char *vault_id, const char *pack_id, int64_t cutoff,
+                    int64_t taking);
+
+/*
+ * A pack whose every kept chunk the step takes to 0 goes in the step's
+ * transaction, its rows deleted rather than lowered first: lowering
+ * them and dropping the pack later would write each of their pages
+ * twice, and those pages (a deleted client's chunks are spread over the
+ * whole table) are most of what the step writes. Only when nothing runs
+ * that chunks dying now must be kept for (the cutoff is past now). The
+ * dropped packs' entries leave acc->pb; their chunks' rows are marked
+ * gone.
+ */
+static int drop_emptied(struct dec_step *acc, struct hbr_store *s,
+                        const char *vault_id, int64_t now)
+{
+	int64_t cutoff = 0;
+	size_t kept = 0;
+	int rc;
+
+	if (!acc->npb)
+		return 0;
+	qsort(acc->pb, acc->npb, sizeof(*acc->pb), cmp_pack);
+	if ((rc = hbr_store_gc_cutoff(&cutoff, s, vault_id, now)) < 0)
+		return rc;
+	for (size_t i = 0, j; i < acc->npb; i = j) {
+		bool dropped = false;
+
+		for (j = i; j < acc->npb &&
+		            !strcmp(acc->pb[j].pack_id, acc->pb[i].pack_id);
+		     j++)
+			;
+		if (cutoff > now &&
+		    (rc = drop_one(&dropped, s, vault_id, acc->pb[i].pack_id,
+		                   cutoff, (int64_t)(j - i))) < 0)
+			return rc;
+		for (size_t k = i; k < j; k++)
+			if (dropped)
+				acc->rows[acc->pb[k].row].gone = true;
+			else
+				acc->pb[kept++] = acc->pb[k];
+	}
+	acc->npb = kept;
+	return 0;
+}
+
+int hbr_store_gc_decrement(struct hbr_gc_step *out, struct hbr_store *s,
                            const char *vault_id, const struct hbr_gc_batch *b,
-                           const struct hbr_gc_dec *d, int64_t now)
+                           const struct hbr_gc_dec *d, const bool *candidate,
+                           int64_t now)
 {
 	struct dec_step acc = { 0 };
+	bool zero = b->phase == HBR_GC_PHASE_ZERO;
+	bool *want = NULL;
 	int rc;
 
 	if (!d->n)
 		return 0;
-	(void)pthread_once(&dec_once, build_dec_sql);
 	acc.rows = hbr_calloc(d->n, sizeof(*acc.rows));
 	acc.keys = hbr_calloc(d->n, sizeof(*acc.keys));
+	want = hbr_calloc(d->n, sizeof(*want));
 	if ((rc = hbr_store_begin(s)) < 0)
 		goto out;
+	/* What dies now dies no earlier than the transaction: a backup
+	 * that started while this step waited for the writer may have been
+	 * told these chunks exist, and its start must protect them. */
+	if (hbr_time_now() > now)
+		now = hbr_time_now();
 	/* Read, then write, in one write transaction: nothing changes the
 	 * rows in between, so what plan_step computes is what the UPDATEs
 	 * leave. */
-	if ((rc = batch_is(s, vault_id, b, d->ids)) < 0 ||
-	    (rc = read_rows(acc.rows, s, vault_id, d)) < 0)
+	if ((rc = batch_is(s, vault_id, b, d->ids)) < 0)
 		goto fail;
-	plan_step(&acc, d);
-	if ((rc = apply_groups(s, vault_id, &acc, d, now)) < 0 ||
+	if (zero)
+		for (size_t i = 0; i < d->n; i++)
+			want[i] = !candidate || candidate[i];
+	else if ((rc = not_listed(want, s, vault_id, d)) < 0)
+		goto fail;
+	if ((rc = for_lists(s, SQL_ROWS, vault_id, d, want, on_row, acc.rows)) <
+	    0)
+		goto fail;
+	plan_step(&acc, d, zero);
+	/* Listed before drop_emptied deletes rows: the list is taken from
+	 * them. */
+	if ((zero && (rc = list_zeroed(s, vault_id, &acc, d)) < 0) ||
+	    (rc = drop_emptied(&acc, s, vault_id, now)) < 0 ||
+	    (rc = lower(s, vault_id, &acc, d, now)) < 0 ||
 	    (rc = apply_pack_bytes(s, vault_id, acc.pb, acc.npb)) < 0 ||
 	    (rc = hbr_store_owner_deltas_apply(s, vault_id, acc.deltas,
 	                                       acc.ndeltas)) < 0 ||
@@ -551,16 +856,41 @@ int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
 	                          (size_t)HBR_CHUNK_ID_LEN, vault_id)) < 0 ||
 	    (rc = hbr_store_commit(s)) < 0)
 		goto fail;
-	*zeroed_out += acc.zeroed;
+	out->lowered += (int64_t)acc.nkeys;
+	out->zeroed += acc.zeroed;
 	goto out;
 fail:
 	hbr_store_rollback(s);
 out:
+	hbr_free(want);
 	hbr_free(acc.rows);
 	hbr_free(acc.keys);
 	hbr_free(acc.pb);
 	hbr_free(acc.deltas);
 	return rc;
+}
+
+int hbr_store_gc_batch_zeroed(struct hbr_store *s, const char *vault_id,
+                              struct hbr_gc_batch *b)
+{
+	int rc;
+
+	HBR_ASSERT(b->phase == HBR_GC_PHASE_ZERO);
+	if ((rc = hbr_store_begin(s)) < 0)
+		return rc;
+	if ((rc = batch_is(s, vault_id, b, NULL)) < 0 ||
+	    (rc = hbr_store_execf(s,
+	                          "UPDATE gc_batch SET phase = ?,"
+	                          " cursor = NULL WHERE vault_id = ?",
+	                          "is", (int64_t)HBR_GC_PHASE_REST, vault_id)) <
+	            0 ||
+	    (rc = hbr_store_commit(s)) < 0) {
+		hbr_store_rollback(s);
+		return rc;
+	}
+	b->phase = HBR_GC_PHASE_REST;
+	b->has_cursor = false;
+	return 0;
 }
 
 int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id,
@@ -602,6 +932,8 @@ int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
 	            0 ||
 	    (rc = hbr_store_execf(s, "DELETE FROM gc_batch WHERE vault_id = ?",
 	                          "s", vault_id)) < 0 ||
+	    (rc = hbr_store_execf(s, "DELETE FROM gc_zeroed WHERE vault_id = ?",
+	                          "s", vault_id)) < 0 ||
 	    (rc = hbr_store_commit(s)) < 0) {
 		hbr_store_rollback(s);
 		return rc;
@@ -618,16 +950,19 @@ int hbr_store_gc_packs(struct hbr_gc_pack **out, size_t *n, struct hbr_store *s,
 	size_t cap = 0, len = 0;
 	int rc;
 
+	/* Leftovers first: removing them is all that is left to do, and
+	 * a pass that only gives space back (gc_reclaim.c) must reach them
+	 * whatever the number of sparse packs. */
 	if ((rc = hbr_store_queryf(
 	             &st, s,
-	             "SELECT pack_id, state, bytes, live_bytes FROM packs"
-	             " WHERE vault_id = ? AND live_bytes * 2 < bytes"
-	             " AND state = 'live' AND created_time < ?"
-	             " UNION ALL SELECT pack_id, state, bytes, live_bytes"
+	             "SELECT pack_id, state, bytes, live_bytes"
 	             " FROM packs WHERE vault_id = ? AND (state = 'deleting'"
 	             " OR (state = 'writing' AND created_time < ?))"
+	             " UNION ALL SELECT pack_id, state, bytes, live_bytes"
+	             " FROM packs WHERE vault_id = ? AND live_bytes * 2 < bytes"
+	             " AND state = 'live' AND created_time < ?"
 	             " LIMIT ?",
-	             "sisii", vault_id, live_before, vault_id, stale_before,
+	             "sisii", vault_id, stale_before, vault_id, live_before,
 	             (int64_t)max)) < 0)
 		return rc;
 	while ((rc = hbr_stmt_next(st)) > 0) {
@@ -692,15 +1027,18 @@ static int count_kept(int64_t *out, struct hbr_store *s, const char *vault_id,
 	                       "sssi", vault_id, vault_id, pack_id, cutoff);
 }
 
-/* Inside a transaction: drop the pack unless something in it is kept. */
+/* Inside a transaction: drop the pack unless something in it is kept,
+ * but for `taking` chunks the caller takes to 0 in the transaction. */
 static int drop_one(bool *dropped_out, struct hbr_store *s,
-                    const char *vault_id, const char *pack_id, int64_t cutoff)
+                    const char *vault_id, const char *pack_id, int64_t cutoff,
+                    int64_t taking)
 {
 	int64_t kept = 0;
 	int rc;
 
 	*dropped_out = false;
-	if ((rc = count_kept(&kept, s, vault_id, pack_id, cutoff)) < 0 || kept)
+	if ((rc = count_kept(&kept, s, vault_id, pack_id, cutoff)) < 0 ||
+	    kept != taking)
 		return rc;
 	if ((rc = hbr_store_execf(s,
 	                          "DELETE FROM chunks WHERE vault_id = ?"
@@ -734,7 +1072,7 @@ int hbr_store_gc_packs_drop(bool *dropped, struct hbr_store *s,
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if ((rc = drop_one(&dropped[i], s, vault_id, packs[i].pack_id,
-		                   cutoff)) < 0)
+		                   cutoff, 0)) < 0)
 			goto fail;
 	if ((rc = hbr_store_commit(s)) < 0)
 		goto fail;
@@ -946,6 +1284,8 @@ int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
 	     (rc = hbr_store_execf(s, "DELETE FROM gc_queue WHERE vault_id = ?",
 	                           "s", vault_id)) < 0 ||
 	     (rc = hbr_store_execf(s, "DELETE FROM gc_batch WHERE vault_id = ?",
+	                           "s", vault_id)) < 0 ||
+	     (rc = hbr_store_execf(s, "DELETE FROM gc_zeroed WHERE vault_id = ?",
 	                           "s", vault_id)) < 0 ||
 	     (rc = hbr_store_execf(s,
 	                           "DELETE FROM client_bytes WHERE"

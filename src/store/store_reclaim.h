@@ -17,12 +17,22 @@
 /* A vault id or a pack id (32 hex digits) fits. */
 #define HBR_GC_NAME_MAX 64
 
+/*
+ * A batch is applied in two phases (docs/RECLAMATION.md). Phase 1
+ * lowers only the chunks the batch takes to 0 and lists them
+ * (gc_zeroed), so the packs they empty can go before the other counts
+ * are touched; phase 2 lowers every other chunk the batch names.
+ */
+#define HBR_GC_PHASE_ZERO 1
+#define HBR_GC_PHASE_REST 2
+
 /* The batch of one vault: gc_queue rows first_id..last_id of that vault,
  * and how far their decrements got. */
 struct hbr_gc_batch {
 	int64_t first_id, last_id;
-	bool has_cursor; /* some decrements are applied */
-	uint8_t cursor[HBR_CHUNK_ID_LEN]; /* the last id applied */
+	int phase; /* HBR_GC_PHASE_* */
+	bool has_cursor; /* some ids of this phase are done */
+	uint8_t cursor[HBR_CHUNK_ID_LEN]; /* the last id done in the phase */
 	bool done; /* every decrement is applied */
 	/* The batch's snapshot ids and the client of each (owned; n of
 	 * them). */
@@ -60,15 +70,44 @@ struct hbr_gc_dec {
 	size_t n;
 };
 
-/* Apply one step of decrements and move the cursor to the last id, in
- * one transaction: each chunk's refs, its owner's owner_refs and
- * exclusive bytes (a chunk may become exclusive to its owner again when
- * the others' references go), and its pack's live bytes when it reaches
- * 0. *zeroed_out counts the chunks that reached 0. A chunk with no row
- * or already at 0 (damage `hbrd vault check` reports) is left alone. */
-int hbr_store_gc_decrement(int64_t *zeroed_out, struct hbr_store *s,
+/* What decrement steps did (added to). */
+struct hbr_gc_step {
+	int64_t lowered; /* chunks whose counts the steps lowered */
+	int64_t zeroed; /* chunks that reached 0 */
+};
+
+/*
+ * Phase 1, outside any transaction: which of d's chunks d would take to
+ * 0 as the rows are now (out[i] for d->ids[i]). Only reclamation lowers
+ * a count, and only this batch's steps lower this vault's now, so a
+ * chunk not marked cannot reach 0 through d when its step runs; the
+ * step reads the marked ones again in its transaction.
+ */
+int hbr_store_gc_zero_candidates(bool *out, struct hbr_store *s,
+                                 const char *vault_id,
+                                 const struct hbr_gc_dec *d);
+
+/*
+ * Apply one step of the batch's current phase and move the cursor to
+ * d's last id, in one transaction. Phase 1 applies d to the chunks it
+ * takes to 0 (among those candidate marks, all when NULL) and lists
+ * them; phase 2 applies d to every chunk not listed. Applying means:
+ * each chunk's refs, its owner's owner_refs and exclusive bytes (a
+ * chunk may become exclusive to its owner again when the others'
+ * references go), and at 0 its pack's live bytes; a pack whose live
+ * bytes reach 0 is dropped in the same transaction (rows deleted, pack
+ * 'deleting'; hbr_store_gc_packs_drop) unless something in it is
+ * protected. A chunk with no row or already at 0 (damage `hbrd vault
+ * check` reports) is left alone.
+ */
+int hbr_store_gc_decrement(struct hbr_gc_step *out, struct hbr_store *s,
                            const char *vault_id, const struct hbr_gc_batch *b,
-                           const struct hbr_gc_dec *d, int64_t now);
+                           const struct hbr_gc_dec *d, const bool *candidate,
+                           int64_t now);
+/* Phase 1 is over: the batch moves to phase 2, its cursor to the
+ * start (b too). */
+int hbr_store_gc_batch_zeroed(struct hbr_store *s, const char *vault_id,
+                              struct hbr_gc_batch *b);
 /* Every decrement of the batch is applied. */
 int hbr_store_gc_batch_done(struct hbr_store *s, const char *vault_id,
                             const struct hbr_gc_batch *b);
@@ -79,11 +118,12 @@ int hbr_store_gc_batch_close(struct hbr_store *s, const char *vault_id,
 /*
  * Two reclaimers may work on one vault at once (hbrd's thread and
  * `hbrd vault gc`, or two nodes of one store). Each decrement step and
- * the batch's end re-check in their transaction that the batch is still
- * b (same gc_queue rows, not done) and that nothing at or after the
- * step's first id is applied yet; otherwise they change nothing and
- * answer HBR_ECONFLICT (the other got there first: open the batch
- * again). So no reference is ever lowered twice.
+ * the batch's phase change and end re-check in their transaction that
+ * the batch is still b (same gc_queue rows, same phase, not done) and
+ * that nothing at or after the step's first id is done yet in the
+ * phase; otherwise they change nothing and answer HBR_ECONFLICT (the
+ * other got there first: open the batch again). So no reference is
+ * ever lowered twice.
  */
 
 /* A pack that may be reclaimed: live fraction under one half. */

@@ -253,6 +253,18 @@ static const char *const migrations[] = {
 	" + 48), 0) FROM chunks c WHERE c.vault_id = packs.vault_id"
 	" AND c.pack_id = packs.pack_id AND c.refs > 0)"
 	" WHERE state = 'live';",
+	/*
+	 * 10: space first, counts after (docs/RECLAMATION.md). A batch's
+	 * phase 1 lowers only the chunks it takes to 0, listing them in
+	 * gc_zeroed, so the packs they empty go at once; phase 2 lowers
+	 * the rest and skips those listed. A batch begun before this
+	 * migration is in phase 2 with nothing listed: the single pass it
+	 * was begun with.
+	 */
+	"ALTER TABLE gc_batch ADD COLUMN phase INTEGER NOT NULL DEFAULT 2;"
+	"CREATE TABLE gc_zeroed ("
+	" vault_id TEXT NOT NULL, chunk_id BLOB NOT NULL,"
+	" PRIMARY KEY (vault_id, chunk_id)) WITHOUT ROWID;",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)

@@ -298,49 +298,77 @@ static void test_delete_frees_exactly_what_is_unshared(void **state)
 	        count(w, "SELECT COUNT(*) FROM packs WHERE vault_id = ?"), 0);
 }
 
+static void assert_exclusive_consistent(struct world *w);
+
+/* One client's decrement of the ids given, one reference each. */
+static void step_on(struct world *w, struct hbr_gc_batch *b, const uint8_t *ids,
+                    size_t n)
+{
+	size_t offsets[NCHUNK + 1];
+	struct hbr_gc_ref by[NCHUNK];
+	char clients[1][HBR_ID_MAX];
+	struct hbr_gc_step out = { 0 };
+	struct hbr_gc_dec d = { ids, offsets, by,
+		                (const char(*)[HBR_ID_MAX])clients, n };
+
+	for (size_t i = 0; i <= n; i++)
+		offsets[i] = i;
+	for (size_t i = 0; i < n; i++)
+		by[i] = (struct hbr_gc_ref){ 0, 1 };
+	snprintf(clients[0], sizeof(clients[0]), "%s", w->c);
+	assert_int_equal(hbr_store_gc_decrement(&out, w->f.s, w->v, b, &d, NULL,
+	                                        hbr_time_now()),
+	                 0);
+}
+
+/* A pass killed after a step of either phase resumes from the cursor
+ * and lowers nothing twice: S1 = {0, 1, 2} is deleted, 0 and 1 reach 0
+ * (phase 1), 2 keeps S2's reference (phase 2). */
 static void test_resumes_after_a_partial_batch(void **state)
 {
 	struct world *w = *state;
 	struct hbr_reclaim_stats st;
 	struct hbr_gc_batch b;
 	char s1[HBR_ID_MAX], s2[HBR_ID_MAX];
-	uint8_t first[HBR_CHUNK_ID_LEN];
-	uint32_t one = 1;
-	int idx[3] = { 0, 1, 2 }, lowest = 0;
-	int64_t zeroed = 0;
+	uint8_t ids[3][HBR_CHUNK_ID_LEN];
 
 	two_snapshots(w, s1, s2);
 	delete_snapshot(w, s1);
-	/* As if killed after the first step: the batch exists and the
-	 * smallest of S1's ids is decremented, cursor on it. */
+	for (int k = 0; k < 3; k++)
+		memcpy(ids[k], w->id[k], HBR_CHUNK_ID_LEN);
+	qsort(ids, 3, HBR_CHUNK_ID_LEN, cmp_chunk);
+	/* As if killed after phase 1's first step (the two lowest ids),
+	 * then after phase 2's first (the lowest). */
 	assert_int_equal(hbr_store_gc_batch_open(&b, w->f.s, w->v, 32), 0);
 	assert_int_equal(b.n, 1);
-	for (int k = 1; k < 3; k++)
-		if (memcmp(w->id[idx[k]], w->id[lowest], HBR_CHUNK_ID_LEN) < 0)
-			lowest = idx[k];
-	memcpy(first, w->id[lowest], HBR_CHUNK_ID_LEN);
-	{
-		static const size_t offsets[2] = { 0, 1 };
-		struct hbr_gc_ref by = { 0, one };
-		char clients[1][HBR_ID_MAX];
-		struct hbr_gc_dec d = { first, offsets, &by,
-			                (const char(*)[HBR_ID_MAX])clients, 1 };
-
-		snprintf(clients[0], sizeof(clients[0]), "%s", w->c);
-		assert_int_equal(hbr_store_gc_decrement(&zeroed, w->f.s, w->v,
-		                                        &b, &d, hbr_time_now()),
-		                 0);
-	}
+	assert_int_equal(b.phase, HBR_GC_PHASE_ZERO);
+	step_on(w, &b, ids[0], 2);
 	hbr_gc_batch_free(&b);
-	/* The resumed pass must not lower that chunk again. */
+	assert_int_equal(hbr_store_gc_batch_open(&b, w->f.s, w->v, 32), 0);
+	assert_true(b.has_cursor);
+	assert_memory_equal(b.cursor, ids[1], HBR_CHUNK_ID_LEN);
+	step_on(w, &b, ids[2], 1);
+	assert_int_equal(hbr_store_gc_batch_zeroed(w->f.s, w->v, &b), 0);
+	assert_int_equal(b.phase, HBR_GC_PHASE_REST);
+	step_on(w, &b, ids[0], 1);
+	hbr_gc_batch_free(&b);
+	/* Phase 1 took 0 and 1 to 0, phase 2 lowered the lowest id if it
+	 * is chunk 2; the resumed pass must lower nothing again. */
+	assert_int_equal(refs_of(w, 0), 0);
+	assert_int_equal(refs_of(w, 1), 0);
+	assert_int_equal(refs_of(w, 2),
+	                 memcmp(ids[0], w->id[2], HBR_CHUNK_ID_LEN) ? 2 : 1);
 	pass(w, &st);
-	assert_int_equal(st.decrements, 2);
+	assert_int_equal(st.snapshots, 1);
+	assert_int_equal(st.decrements,
+	                 memcmp(ids[0], w->id[2], HBR_CHUNK_ID_LEN) ? 1 : 0);
 	assert_int_equal(refs_of(w, 2), 1);
 	assert_int_equal(refs_of(w, 3), 1);
 	assert_int_equal(refs_of(w, 0), -1);
 	assert_int_equal(refs_of(w, 1), -1);
 	for (int i = 2; i <= 4; i++)
 		assert_readable(w, i);
+	assert_exclusive_consistent(w);
 }
 
 static void test_running_backup_protects_what_died_after_it_started(void **state)
@@ -375,6 +403,43 @@ static void test_running_backup_protects_what_died_after_it_started(void **state
 	pass(w, &st);
 	assert_int_equal(st.packs_rewritten, 1);
 	assert_int_equal(refs_of(w, 0), -1);
+}
+
+/* The same when the deletion empties whole packs: the step that takes
+ * their chunks to 0 leaves them (and their rows) to a later pass. */
+static void test_running_backup_protects_emptied_packs(void **state)
+{
+	struct world *w = *state;
+	struct hbr_reclaim_stats st;
+	char s1[HBR_ID_MAX], s2[HBR_ID_MAX], busy[HBR_ID_MAX];
+
+	two_snapshots(w, s1, s2);
+	running_job(w, busy);
+	assert_int_equal(hbr_store_execf(w->f.s,
+	                                 "UPDATE jobs SET start_time = ?"
+	                                 " WHERE job_id = ?",
+	                                 "is", hbr_time_now() - 5, busy),
+	                 0);
+	delete_snapshot(w, s1);
+	delete_snapshot(w, s2);
+	pass(w, &st);
+	assert_int_equal(st.chunks_freed, 5);
+	assert_int_equal(st.packs_removed, 0);
+	assert_int_equal(objects(w, "packs/"), 2);
+	for (int i = 0; i <= 4; i++) {
+		assert_int_equal(refs_of(w, i), 0);
+		assert_readable(w, i);
+	}
+	assert_int_equal(hbr_store_execf(w->f.s,
+	                                 "UPDATE jobs SET status = 'COMPLETE'"
+	                                 " WHERE job_id = ?",
+	                                 "s", busy),
+	                 0);
+	pass(w, &st);
+	assert_int_equal(st.packs_removed, 2);
+	assert_int_equal(objects(w, "packs/"), 0);
+	assert_int_equal(
+	        count(w, "SELECT COUNT(*) FROM chunks WHERE vault_id = ?"), 0);
 }
 
 /* The sorted ids of the chunks listed (-1 ends) as a one-client
@@ -413,7 +478,7 @@ static void test_two_reclaimers_never_decrement_twice(void **state)
 	struct hbr_gc_batch late, next;
 	struct dec_fixture x;
 	char s1[HBR_ID_MAX], s2[HBR_ID_MAX];
-	int64_t zeroed = 0;
+	struct hbr_gc_step step = { 0 };
 
 	two_snapshots(w, s1, s2);
 	delete_snapshot(w, s1);
@@ -426,8 +491,8 @@ static void test_two_reclaimers_never_decrement_twice(void **state)
 	assert_int_equal(st.snapshots, 1);
 	assert_int_equal(refs_of(w, 2), 1);
 	/* ...and the late one's step and end change nothing. */
-	assert_int_equal(hbr_store_gc_decrement(&zeroed, w->f.s, w->v, &late,
-	                                        &x.d, hbr_time_now()),
+	assert_int_equal(hbr_store_gc_decrement(&step, w->f.s, w->v, &late,
+	                                        &x.d, NULL, hbr_time_now()),
 	                 HBR_ECONFLICT);
 	assert_int_equal(refs_of(w, 2), 1);
 	assert_int_equal(hbr_store_gc_batch_done(w->f.s, w->v, &late),
@@ -457,15 +522,21 @@ static void test_two_reclaimers_never_decrement_twice(void **state)
 		assert_int_equal(hbr_store_gc_batch_open(&b, w->f.s, w->v, 32),
 		                 0);
 		dec_of(&y, w, (const int[]){ 2, 3, 4, -1 });
-		assert_int_equal(hbr_store_gc_decrement(&zeroed, w->f.s, w->v,
-		                                        &a, &y.d,
+		assert_int_equal(hbr_store_gc_decrement(&step, w->f.s, w->v, &a,
+		                                        &y.d, NULL,
 		                                        hbr_time_now()),
 		                 0);
-		assert_int_equal(hbr_store_gc_decrement(&zeroed, w->f.s, w->v,
-		                                        &b, &y.d,
+		assert_int_equal(hbr_store_gc_decrement(&step, w->f.s, w->v, &b,
+		                                        &y.d, NULL,
 		                                        hbr_time_now()),
 		                 HBR_ECONFLICT);
-		assert_int_equal(refs_of(w, 3), 0);
+		/* The step emptied both packs: it dropped them, once. */
+		for (int i = 2; i <= 4; i++)
+			assert_int_equal(refs_of(w, i), -1);
+		assert_int_equal(count(w, "SELECT COUNT(*) FROM packs WHERE"
+		                          " vault_id = ? AND"
+		                          " state = 'deleting'"),
+		                 2);
 		hbr_gc_batch_free(&a);
 		hbr_gc_batch_free(&b);
 	}
@@ -473,6 +544,93 @@ static void test_two_reclaimers_never_decrement_twice(void **state)
 	assert_int_equal(objects(w, "packs/"), 0);
 	assert_int_equal(
 	        count(w, "SELECT COUNT(*) FROM chunks WHERE vault_id = ?"), 0);
+}
+
+/* A chunk phase 1 found on its way to 0, revived by a commit before the
+ * step: the step leaves it to phase 2, which lowers it once. A
+ * reclaimer still in phase 1 when the other has moved on changes
+ * nothing. */
+static void test_revived_candidate_is_left_to_phase_2(void **state)
+{
+	struct world *w = *state;
+	struct hbr_reclaim_stats st;
+	struct hbr_gc_batch b, late;
+	struct hbr_gc_step step = { 0 };
+	struct dec_fixture x;
+	char s1[HBR_ID_MAX], s2[HBR_ID_MAX], s3[HBR_ID_MAX], j3[HBR_ID_MAX];
+	bool cand[3];
+
+	two_snapshots(w, s1, s2);
+	delete_snapshot(w, s1);
+	assert_int_equal(hbr_store_gc_batch_open(&b, w->f.s, w->v, 32), 0);
+	assert_int_equal(hbr_store_gc_batch_open(&late, w->f.s, w->v, 32), 0);
+	dec_of(&x, w, (const int[]){ 0, 1, 2, -1 });
+	assert_int_equal(hbr_store_gc_zero_candidates(cand, w->f.s, w->v, &x.d),
+	                 0);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(cand[k], memcmp(x.ids[k], w->id[2],
+		                                 HBR_CHUNK_ID_LEN) != 0);
+	running_job(w, j3);
+	commit_snapshot(w, j3, s3, (const int[]){ 0, -1 });
+	assert_int_equal(refs_of(w, 0), 2);
+	assert_int_equal(hbr_store_gc_decrement(&step, w->f.s, w->v, &b, &x.d,
+	                                        cand, hbr_time_now()),
+	                 0);
+	assert_int_equal(step.lowered, 1);
+	assert_int_equal(step.zeroed, 1);
+	assert_int_equal(refs_of(w, 0), 2);
+	assert_int_equal(refs_of(w, 1), 0);
+	assert_int_equal(refs_of(w, 2), 2);
+	assert_int_equal(hbr_store_gc_batch_zeroed(w->f.s, w->v, &b), 0);
+	/* The late one is still in phase 1. */
+	assert_int_equal(hbr_store_gc_decrement(&step, w->f.s, w->v, &late,
+	                                        &x.d, NULL, hbr_time_now()),
+	                 HBR_ECONFLICT);
+	assert_int_equal(hbr_store_gc_batch_zeroed(w->f.s, w->v, &late),
+	                 HBR_ECONFLICT);
+	hbr_gc_batch_free(&b);
+	hbr_gc_batch_free(&late);
+	pass(w, &st);
+	assert_int_equal(st.snapshots, 1);
+	assert_int_equal(st.decrements, 2); /* 0 and 2; 1 was listed */
+	assert_int_equal(refs_of(w, 0), 1);
+	assert_int_equal(refs_of(w, 1), 0); /* dead in a mostly live pack */
+	assert_int_equal(refs_of(w, 2), 1);
+	assert_readable(w, 0);
+	assert_readable(w, 2);
+	assert_int_equal(count(w, "SELECT COUNT(*) FROM gc_zeroed"
+	                          " WHERE vault_id = ?"),
+	                 0);
+	assert_exclusive_consistent(w);
+}
+
+/* A batch begun before migration 10 is in phase 2 with nothing listed:
+ * applied whole there, as it was begun. */
+static void test_batch_of_before_phases(void **state)
+{
+	struct world *w = *state;
+	struct hbr_reclaim_stats st;
+	struct hbr_gc_batch b;
+	char s1[HBR_ID_MAX], s2[HBR_ID_MAX];
+
+	two_snapshots(w, s1, s2);
+	delete_snapshot(w, s1);
+	assert_int_equal(hbr_store_gc_batch_open(&b, w->f.s, w->v, 32), 0);
+	hbr_gc_batch_free(&b);
+	assert_int_equal(hbr_store_execf(w->f.s,
+	                                 "UPDATE gc_batch SET phase = 2"
+	                                 " WHERE vault_id = ?",
+	                                 "s", w->v),
+	                 0);
+	pass(w, &st);
+	assert_int_equal(st.decrements, 3);
+	assert_int_equal(st.chunks_freed, 2);
+	assert_int_equal(refs_of(w, 0), -1);
+	assert_int_equal(refs_of(w, 1), -1);
+	assert_int_equal(refs_of(w, 2), 1);
+	for (int i = 2; i <= 4; i++)
+		assert_readable(w, i);
+	assert_exclusive_consistent(w);
 }
 
 /* A rewrite whose pack another reclaimer rewrote first is not
@@ -1095,6 +1253,76 @@ static void test_many_chunks_in_groups(void **state)
 	hbr_free(m.mask);
 }
 
+/* A deletion naming few of a large vault's chunks: phase 1 stops
+ * reading the range in order and seeks the rest, and finds the same
+ * chunks on their way to 0. Snapshot 0 names every chunk but each 40th,
+ * snapshot 1 each 20th; deleting 1 frees each 40th. */
+static void test_small_deletion_in_a_large_vault(void **state)
+{
+	struct world *w = *state;
+	struct hbr_reclaim_stats st;
+	struct many m;
+	struct hbr_gc_dec d;
+	char snaps[2][HBR_ID_MAX], job[HBR_ID_MAX];
+	uint8_t(*ids)[HBR_CHUNK_ID_LEN] = hbr_calloc(NMANY, sizeof(*ids));
+	size_t *first = hbr_calloc(NMANY + 1, sizeof(*first));
+	struct hbr_gc_ref *by = hbr_calloc(NMANY, sizeof(*by));
+	bool *cand = hbr_calloc(NMANY, sizeof(*cand));
+	char clients[1][HBR_ID_MAX];
+	size_t n = 0;
+
+	running_job(w, job);
+	many_chunks(w, &m, job);
+	for (int i = 0; i < NMANY; i++)
+		m.mask[i] = (i % 40 ? 1u : 0) | (i % 20 ? 0 : 2u);
+	many_commit(w, &m, w->c, w->p, 0, snaps[0]);
+	many_commit(w, &m, w->c, w->p, 1, snaps[1]);
+	for (int i = 0; i < NMANY; i += 20)
+		memcpy(ids[n++], m.id[i], HBR_CHUNK_ID_LEN);
+	qsort(ids, n, HBR_CHUNK_ID_LEN, cmp_chunk);
+	for (size_t i = 0; i <= n; i++)
+		first[i] = i;
+	for (size_t i = 0; i < n; i++)
+		by[i] = (struct hbr_gc_ref){ 0, 1 };
+	snprintf(clients[0], sizeof(clients[0]), "%s", w->c);
+	d = (struct hbr_gc_dec){ &ids[0][0], first, by,
+		                 (const char(*)[HBR_ID_MAX])clients, n };
+	assert_int_equal(hbr_store_gc_zero_candidates(cand, w->f.s, w->v, &d),
+	                 0);
+	for (size_t i = 0; i < n; i++) {
+		int k = 0;
+
+		while (memcmp(m.id[k], ids[i], HBR_CHUNK_ID_LEN))
+			k += 20;
+		assert_int_equal(cand[i], k % 40 == 0);
+	}
+	delete_snapshot(w, snaps[1]);
+	pass(w, &st);
+	assert_int_equal(st.decrements, NMANY / 20);
+	assert_int_equal(st.chunks_freed, NMANY / 40);
+	for (int i = 0; i < NMANY; i += 20) {
+		int64_t refs = -1;
+
+		assert_int_equal(
+		        hbr_store_count(&refs, w->f.s,
+		                        "SELECT COALESCE(MAX(refs), -1)"
+		                        " FROM chunks WHERE"
+		                        " vault_id = ? AND"
+		                        " chunk_id = ?",
+		                        "sb", w->v, m.id[i],
+		                        (size_t)HBR_CHUNK_ID_LEN),
+		        0);
+		assert_int_equal(refs, i % 40 ? 1 : 0);
+	}
+	assert_exclusive_consistent(w);
+	hbr_free(ids);
+	hbr_free(first);
+	hbr_free(by);
+	hbr_free(cand);
+	hbr_free(m.id);
+	hbr_free(m.mask);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1107,8 +1335,16 @@ int main(void)
 		        test_running_backup_protects_what_died_after_it_started,
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		        test_running_backup_protects_emptied_packs, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
 		        test_two_reclaimers_never_decrement_twice, setup,
 		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_revived_candidate_is_left_to_phase_2, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(test_batch_of_before_phases,
+		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_rewrite_of_a_pack_already_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -1129,6 +1365,8 @@ int main(void)
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_chunks_in_groups,
 		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_small_deletion_in_a_large_vault, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
