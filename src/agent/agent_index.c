@@ -8,6 +8,7 @@
 #include "core/tree.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/fsutil.h"
 
 /*
  * A record, little-endian: its length (u32, what follows), then
@@ -46,25 +47,10 @@ static uint64_t get_u(const uint8_t *p, int bytes)
 	return v;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void flush(struct hbr_agent_index_writer *w)
 {
 	if (w->fd >= 0 && w->buf.len &&
-	    write_all(w->fd, w->buf.ptr, w->buf.len) < 0)
+	    hbr_fs_write_all(w->fd, w->buf.ptr, w->buf.len) < 0)
 		hbr_agent_index_abort(w); /* the backup goes on without */
 	hbr_buf_clear(&w->buf);
 }

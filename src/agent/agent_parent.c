@@ -25,23 +25,6 @@ void hbr_agent_tree_cache_path(char *out, size_t size, const char *state_dir,
 	(void)snprintf(out, size, "%s/trees/%s.tree", state_dir, snapshot_id);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return hbr_error_set_os(HBR_EIO, "write");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* One FetchAgentChunks call for ids[from, to) whose chunks are written
  * to fd in order. */
 static int fetch_batch(struct hbr_agent_job *job, struct hbr_agent_conn *conn,
@@ -104,7 +87,7 @@ static int fetch_batch(struct hbr_agent_job *job, struct hbr_agent_conn *conn,
 			goto out;
 		}
 		if ((error = hbr_pack_chunk(&chunk, &v, i)) < 0 ||
-		    (error = write_all(fd, chunk.ptr, chunk.len)) < 0)
+		    (error = hbr_fs_write_all(fd, chunk.ptr, chunk.len)) < 0)
 			goto out;
 	}
 out:

@@ -111,6 +111,30 @@ out:
 	return error;
 }
 
+int hbr_fs_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		int error, saved;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			saved = errno;
+			error = hbr_error_set_os(HBR_EIO, "write");
+			errno = saved;
+			return error;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int hbr_fs_read(char **out, size_t *len_out, const char *path, size_t max)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

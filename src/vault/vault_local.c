@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/error.h"
 #include "util/random.h"
 #include "vault/vault.h"
@@ -206,21 +207,6 @@ static int make_dirs(struct local_vault *lv, const char *dir)
 
 /* ---- objects ---- */
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Large objects (packs) bypass the page cache. On this class of machine
  * (docs/BENCHMARKS.md) a buffered write of fresh data runs at 0.3-0.6
@@ -242,7 +228,7 @@ static int write_direct(int fd, const char *p, size_t len)
 
 	if (len < DIRECT_MIN || flags < 0 ||
 	    fcntl(fd, F_SETFL, flags | O_DIRECT) < 0)
-		return write_all(fd, p, len);
+		return hbr_fs_write_all(fd, p, len);
 	/* Data already aligned (an upload body, http_server.c) is written
 	 * from where it is. */
 	while (done < aligned && (uintptr_t)p % DIRECT_ALIGN == 0) {
@@ -282,7 +268,7 @@ static int write_direct(int fd, const char *p, size_t len)
 	if (fcntl(fd, F_SETFL, flags) < 0 ||
 	    lseek(fd, (off_t)done, SEEK_SET) < 0)
 		return -1;
-	return write_all(fd, p + done, len - done);
+	return hbr_fs_write_all(fd, p + done, len - done);
 }
 
 /* Create a new temporary file in dfd; O_EXCL so two puts (or a stale
