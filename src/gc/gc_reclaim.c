@@ -95,6 +95,9 @@ struct run {
 	struct hbr_buf obj;
 	const uint8_t *ids;
 	size_t pos, n;
+	/* The head's first 8 bytes as a big-endian number: ids are hashes,
+	 * so comparing them nearly always ends here, without memcmp. */
+	uint64_t key;
 	uint32_t client; /* index into gathered.clients */
 };
 
@@ -106,6 +109,23 @@ static int cmp_id(const void *a, const void *b)
 static const uint8_t *run_head(const struct run *r)
 {
 	return r->ids + r->pos * HBR_CHUNK_ID_LEN;
+}
+
+static void run_key(struct run *r)
+{
+	const uint8_t *p = run_head(r);
+
+	r->key = 0;
+	for (int i = 0; i < 8; i++)
+		r->key = r->key << 8 | p[i];
+}
+
+/* Heads in id order (memcmp's). */
+static int cmp_heads(const struct run *a, const struct run *b)
+{
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return memcmp(run_head(a), run_head(b), HBR_CHUNK_ID_LEN);
 }
 
 /* A commit writes its ids sorted and distinct; an object that is not
@@ -144,12 +164,9 @@ static void sift_down(struct run **heap, size_t n, size_t at)
 
 		if (c >= n)
 			break;
-		if (c + 1 < n &&
-		    memcmp(run_head(heap[c + 1]), run_head(heap[c]),
-		           HBR_CHUNK_ID_LEN) < 0)
+		if (c + 1 < n && cmp_heads(heap[c + 1], heap[c]) < 0)
 			c++;
-		if (memcmp(run_head(heap[c]), run_head(r), HBR_CHUNK_ID_LEN) >=
-		    0)
+		if (cmp_heads(heap[c], r) >= 0)
 			break;
 		heap[at] = heap[c];
 		at = c;
@@ -204,6 +221,7 @@ static int gather(struct gathered *g, struct hbr_vault *v,
 		run_normalize(r);
 		if (r->n) {
 			total += r->n;
+			run_key(r);
 			heap[nheap++] = r;
 		}
 	}
@@ -216,12 +234,13 @@ static int gather(struct gathered *g, struct hbr_vault *v,
 	g->by = hbr_malloc((total ? total : 1) * sizeof(*g->by));
 	while (nheap) {
 		uint8_t *id = g->ids + g->n * HBR_CHUNK_ID_LEN;
+		uint64_t key = heap[0]->key;
 		size_t nt = 0;
 
 		memcpy(id, run_head(heap[0]), HBR_CHUNK_ID_LEN);
 		g->first[g->n++] = nby;
 		/* Take the id from every run whose head it is. */
-		while (nheap &&
+		while (nheap && heap[0]->key == key &&
 		       !memcmp(run_head(heap[0]), id, HBR_CHUNK_ID_LEN)) {
 			struct run *r = heap[0];
 
@@ -229,6 +248,8 @@ static int gather(struct gathered *g, struct hbr_vault *v,
 				touched[nt++] = r->client;
 			if (++r->pos == r->n)
 				heap[0] = heap[--nheap];
+			else
+				run_key(r);
 			if (nheap)
 				sift_down(heap, nheap, 0);
 		}
