@@ -5,6 +5,7 @@
  */
 #include "common.h"
 #include <pthread.h>
+#include "store/store_idlist.h"
 #include "store/store_reclaim.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -269,18 +270,14 @@ static int batch_is(struct hbr_store *s, const char *vault_id,
 	return 0;
 }
 
-/*
- * Chunk ids per statement of a decrement step, bound as the list of one
- * `chunk_id IN (...)`: SQLite walks the list in order and seeks each id
- * by primary key, so a statement costs about one row lookup per id
- * instead of a statement per id (SQLite takes 32766 parameters,
- * PostgreSQL 65535). A shorter list is padded with its last id, so
- * three texts per kind serve every length.
- */
-static const size_t in_sizes[] = { 8, 64, 512 };
-#define IN_MAX   512
-#define NKINDS   HBR_ARRAY_SIZE(in_sizes)
+/* Statements over lists of the step's ids (store_idlist.h). */
+#define IN_MAX   HBR_IDLIST_MAX
 #define SQL_SIZE 4096
+
+/* A list of ids to bind, copied together. */
+struct id_list {
+	uint8_t ids[IN_MAX][HBR_CHUNK_ID_LEN];
+};
 
 enum list_sql {
 	/* A phase 1 candidate check, outside the step's transaction. */
@@ -299,7 +296,7 @@ enum list_sql {
 	SQL_NLIST
 };
 
-static char list_sql[SQL_NLIST][NKINDS][SQL_SIZE];
+static char list_sql[SQL_NLIST][HBR_IDLIST_KINDS][SQL_SIZE];
 static pthread_once_t list_once = PTHREAD_ONCE_INIT;
 
 static void build_list_sql(void)
@@ -323,38 +320,26 @@ static void build_list_sql(void)
 	};
 
 	for (size_t q = 0; q < SQL_NLIST; q++)
-		for (size_t k = 0; k < NKINDS; k++) {
-			char *p = list_sql[q][k], *end = p + SQL_SIZE;
-
-			p += snprintf(p, (size_t)(end - p),
-			              "%s AND chunk_id IN (?", head[q]);
-			for (size_t i = 1; i < in_sizes[k]; i++)
-				p += snprintf(p, (size_t)(end - p), ", ?");
-			p += snprintf(p, (size_t)(end - p), ")");
-			HBR_ASSERT(p < end);
-		}
+		for (size_t k = 0; k < HBR_IDLIST_KINDS; k++)
+			hbr_idlist_sql(list_sql[q][k], SQL_SIZE, head[q], k,
+			               "");
 }
 
 /* Prepare list_sql[q] for a list of n ids (n <= IN_MAX) and bind them
  * from parameter idx on. */
 static int prepare_list(struct hbr_stmt **out, struct hbr_store *s,
-                        enum list_sql q, int idx, const uint8_t *const *ids,
+                        enum list_sql q, int idx, const struct id_list *l,
                         size_t n)
 {
 	struct hbr_stmt *st = NULL;
-	size_t kind = 0;
+	size_t kind = hbr_idlist_kind(n);
 	int rc;
 
-	HBR_ASSERT(n >= 1 && n <= IN_MAX);
 	(void)pthread_once(&list_once, build_list_sql);
-	while (in_sizes[kind] < n)
-		kind++;
 	if ((rc = s->ops->prepare(&st, s, list_sql[q][kind])) < 0)
 		return rc;
-	for (size_t k = 0; k < in_sizes[kind] && rc == 0; k++)
-		rc = s->ops->bind_blob(st, idx++, ids[k < n ? k : n - 1],
-		                       HBR_CHUNK_ID_LEN);
-	if (rc < 0) {
+	if ((rc = hbr_idlist_bind(s, st, idx, l->ids[0], HBR_CHUNK_ID_LEN, n,
+	                          kind)) < 0) {
 		hbr_stmt_done(st);
 		return rc;
 	}
@@ -405,7 +390,7 @@ static int for_lists(struct hbr_store *s, enum list_sql q, const char *vault_id,
                      const struct hbr_gc_dec *d, const bool *want, row_cb *cb,
                      void *payload)
 {
-	const uint8_t *list[IN_MAX];
+	struct id_list *list = hbr_malloc(sizeof(*list));
 	size_t *at = hbr_malloc((d->n ? d->n : 1) * sizeof(*at)), n = 0;
 	int rc = 0;
 
@@ -417,7 +402,9 @@ static int for_lists(struct hbr_store *s, enum list_sql q, const char *vault_id,
 		struct hbr_stmt *st = NULL;
 
 		for (size_t k = 0; k < len; k++)
-			list[k] = d->ids + at[i + k] * HBR_CHUNK_ID_LEN;
+			memcpy(list->ids[k],
+			       d->ids + at[i + k] * HBR_CHUNK_ID_LEN,
+			       HBR_CHUNK_ID_LEN);
 		if ((rc = prepare_list(&st, s, q, 2, list, len)) < 0)
 			break;
 		if ((rc = s->ops->bind_text(st, 1, vault_id)) < 0) {
@@ -437,6 +424,7 @@ static int for_lists(struct hbr_store *s, enum list_sql q, const char *vault_id,
 		hbr_stmt_done(st);
 	}
 	hbr_free(at);
+	hbr_free(list);
 	return rc < 0 ? rc : 0;
 }
 
@@ -648,7 +636,7 @@ static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d,
 static int lower(struct hbr_store *s, const char *vault_id,
                  struct dec_step *acc, const struct hbr_gc_dec *d, int64_t now)
 {
-	const uint8_t *list[IN_MAX];
+	struct id_list *list = hbr_malloc(sizeof(*list));
 	int rc = 0;
 
 	if (acc->nkeys)
@@ -664,13 +652,15 @@ static int lower(struct hbr_store *s, const char *vault_id,
 			size_t at = acc->keys[i + m++].i;
 
 			if (!acc->rows[at].gone)
-				list[n++] = d->ids + at * HBR_CHUNK_ID_LEN;
+				memcpy(list->ids[n++],
+				       d->ids + at * HBR_CHUNK_ID_LEN,
+				       HBR_CHUNK_ID_LEN);
 		}
 		i += m;
 		if (!n)
 			continue;
 		if ((rc = prepare_list(&st, s, SQL_LOWER, 8, list, n)) < 0)
-			return rc;
+			break;
 		if ((rc = s->ops->bind_int64(st, 1, g->total)) < 0 ||
 		    (rc = s->ops->bind_int64(st, 2, g->total)) < 0 ||
 		    (rc = s->ops->bind_int64(st, 3, g->mine)) < 0 ||
@@ -680,10 +670,11 @@ static int lower(struct hbr_store *s, const char *vault_id,
 		    (rc = s->ops->bind_text(st, 7, vault_id)) < 0 ||
 		    (rc = hbr_stmt_next(st)) < 0) {
 			hbr_stmt_done(st);
-			return rc;
+			break;
 		}
 		hbr_stmt_done(st);
 	}
+	hbr_free(list);
 	return rc < 0 ? rc : 0;
 }
 
@@ -697,12 +688,14 @@ static int list_zeroed(struct hbr_store *s, const char *vault_id,
 	for (size_t i = 0; i < acc->nkeys; i++)
 		want[acc->keys[i].i] = true;
 	if (acc->nkeys) {
-		const uint8_t *list[IN_MAX];
+		struct id_list *list = hbr_malloc(sizeof(*list));
 		size_t n = 0;
 
 		for (size_t i = 0; i < d->n && rc >= 0; i++) {
 			if (want[i])
-				list[n++] = d->ids + i * HBR_CHUNK_ID_LEN;
+				memcpy(list->ids[n++],
+				       d->ids + i * HBR_CHUNK_ID_LEN,
+				       HBR_CHUNK_ID_LEN);
 			if (n && (n == IN_MAX || i + 1 == d->n)) {
 				struct hbr_stmt *st = NULL;
 
@@ -716,6 +709,7 @@ static int list_zeroed(struct hbr_store *s, const char *vault_id,
 				n = 0;
 			}
 		}
+		hbr_free(list);
 	}
 	hbr_free(want);
 	return rc < 0 ? rc : 0;
