@@ -22,7 +22,7 @@ int hbr_api_authenticate(struct hbr_api_call *call,
 		                      req->body.ptr, req->body.len };
 	struct hbr_sig_claim claim;
 	struct hbr_key_info key;
-	int64_t now = hbr_time_now();
+	int64_t now = hbr_time_real();
 	int error;
 
 	if ((error = hbr_sig_parse(&claim, &sr)) < 0)

@@ -756,7 +756,7 @@ int hbr_nonce_open(struct hbr_nonce_cache **out, const char *dir,
 {
 	struct hbr_nonce_cache *c;
 	pthread_condattr_t ca;
-	int64_t now = hbr_time_now();
+	int64_t now = hbr_time_real();
 	int error;
 
 	HBR_ASSERT(window_seconds > 0);

@@ -19,6 +19,11 @@ int64_t hbr_time_now(void)
 	return (int64_t)time(NULL) + offset;
 }
 
+int64_t hbr_time_real(void)
+{
+	return (int64_t)time(NULL);
+}
+
 int64_t hbr_time_now_ms(void)
 {
 	struct timespec ts;

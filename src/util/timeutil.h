@@ -9,6 +9,10 @@
 #include "common.h"
 
 int64_t hbr_time_now(void); /* UNIX seconds, offset applied */
+/* UNIX seconds without the offset: what a client's clock says, for
+ * request signatures and their nonces (a test moving hbrd's clock by
+ * days still talks to real clients). */
+int64_t hbr_time_real(void);
 int64_t hbr_time_now_ms(void); /* UNIX milliseconds, offset applied */
 uint64_t hbr_time_mono_ns(void); /* monotonic, for durations only */
 void hbr_time_set_offset(int64_t seconds);

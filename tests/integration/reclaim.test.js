@@ -319,6 +319,59 @@ describe('space comes back', { timeout: 200_000 }, () => {
   });
 });
 
+describe('retention gives its space back', { timeout: 200_000 }, () => {
+  // hbrd's clock is moved two days on (--clock-file, docs/SCHEDULER.md):
+  // the plan keeps snapshots one day, so the first snapshot expires and
+  // retention (the commit of the next backup, or the scheduler's pass)
+  // deletes it; what only it held must come back like any deletion's.
+  let srv;
+  let w;
+  let vaultId;
+  let clockFile;
+
+  before(async () => {
+    clockFile = path.join(makeTempDir('hbr-reclaim-clock-'), 'clock');
+    fs.writeFileSync(clockFile, '0\n');
+    srv = await startServer({ args: ['--clock-file', clockFile, '--sched-tick-ms', '100'] });
+    w = new World(srv, makeTempDir('hbr-reclaim-r-'));
+    vaultId = (await createVault(w.api)).VaultId;
+  });
+  after(() => srv && srv.kill9());
+
+  test('a snapshot past its plan\'s Retention is deleted and what it alone held is reclaimed', { timeout: 150_000 }, async () => {
+    const R = await w.agent('r', { small: 20, large: [3 * MiB, 1 * MiB] });
+    R.plan = await createPlan(w.api, {
+      vaultId, instanceId: R.inst,
+      extra: { Path: [R.src], Retention: 1, Schedule: `I|${Math.floor(Date.now() / 1000)}|P30D` },
+    });
+    const j1 = await w.backup(R, vaultId, 'first backup');
+    const s1size = await storageSize(w.api, vaultId);
+    // The large files change completely: 4 MiB only the first snapshot
+    // will hold.
+    for (const [name, n] of [['L0.img', 3 * MiB], ['L1.img', 1 * MiB]]) {
+      fs.writeFileSync(path.join(R.src, 'large', name), noise(`r-new-${name}-${uniq()}`, n));
+    }
+    const tmp = `${clockFile}.tmp`;
+    fs.writeFileSync(tmp, `${2 * 86400}\n`);
+    fs.renameSync(tmp, clockFile);
+    await sleep(500); // a few scheduler ticks read the file
+    const j2 = await w.backup(R, vaultId, 'backup two days later');
+    const snaps = await waitFor(() => snapshotsOf(w.api, vaultId, R.inst), (v) => v.length === 1,
+      'the expired snapshot is deleted by retention');
+    assert.equal(snaps[0].SnapshotId, j2.SnapshotId, 'the newer snapshot stays');
+    assert.notEqual(snaps[0].SnapshotId, j1.SnapshotId);
+    // The space: the first snapshot's 4 MiB of large files go; what the
+    // second added stays.
+    const want = s1size + j2.ActualBytes - 3.6 * MiB;
+    const got = await waitFor(() => storageSize(w.api, vaultId), (v) => v <= want,
+      `StorageSize falls to ${want} (was ${s1size} + ${j2.ActualBytes} added)`);
+    assert.ok(got >= j2.ActualBytes, `StorageSize ${got} still holds the second snapshot's ${j2.ActualBytes} bytes`);
+    await w.restore(j2.SnapshotId, vaultId, 'the snapshot retention kept');
+    await assertClean(srv.dataDir, vaultId, 'after retention');
+    await gcAndCheck(srv.dataDir, vaultId, 'after retention');
+  });
+});
+
 describe('backups never wait for reclamation', { timeout: 240_000 }, () => {
   const SHARED = noise('reclaim-shared-b', 2 * MiB);
   const ROUNDS = 8;
