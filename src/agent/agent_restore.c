@@ -41,6 +41,14 @@ struct dir_meta {
 	json_t *xattrs;
 };
 
+/* A symlink, made after everything else (see finish_links). */
+struct link_later {
+	char *target, *link;
+	uint32_t mode, uid, gid;
+	int64_t mtime_ns;
+	json_t *xattrs;
+};
+
 /* One chunk of one item in a fetch batch. */
 struct ref {
 	struct item *it;
@@ -62,6 +70,8 @@ struct restore {
 
 	struct dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
+	struct link_later *links;
+	size_t n_links, cap_links;
 
 	/* The batch being fetched. */
 	uint8_t (*ids)[HBR_CHUNK_ID_LEN];
@@ -347,6 +357,21 @@ static void finish_item(struct restore *r, struct item *it)
 
 	if (it->failed)
 		return;
+	if (e->type == 'l') {
+		struct link_later *l;
+
+		hbr_grow((void **)&r->links, &r->cap_links, r->n_links + 1,
+		         sizeof(*r->links));
+		l = &r->links[r->n_links++];
+		l->target = hbr_strdup(it->target);
+		l->link = hbr_strdup(e->link.ptr);
+		l->mode = e->mode;
+		l->uid = e->uid;
+		l->gid = e->gid;
+		l->mtime_ns = e->mtime_ns;
+		l->xattrs = json_incref(e->xattr_obj);
+		return;
+	}
 	if (e->type == 'f')
 		error = close_file(r, it);
 	else
@@ -635,6 +660,40 @@ static int count_entry(json_t *line, size_t line_no, void *payload)
 	return 0;
 }
 
+/*
+ * Symlinks come last, after every file, link and device: a tree that
+ * names a symlink and then entries below it ("/a" -> /etc, then
+ * "/a/passwd") would otherwise have them written through the link, out
+ * of the target. Made last, the link finds a real directory in its place
+ * (the entries below it made one), fails, and is listed.
+ */
+static void finish_links(struct restore *r)
+{
+	for (size_t i = 0; i < r->n_links; i++) {
+		struct link_later *l = &r->links[i];
+		char *tmp = temp_name(l->target);
+		int rc = symlink(l->link, tmp);
+
+		if (rc < 0 && errno == ENOENT && ensure_parent(l->target) == 0)
+			rc = symlink(l->link, tmp);
+		if (rc < 0)
+			(void)hbr_error_set_os(HBR_EIO, "create");
+		else if (set_meta(r, tmp, l->mode, l->uid, l->gid, l->mtime_ns,
+		                  l->xattrs, true) < 0)
+			rc = -1;
+		else if (rename(tmp, l->target) < 0) {
+			(void)hbr_error_set_os(HBR_EIO, "rename into place");
+			rc = -1;
+		}
+		if (rc < 0) {
+			hbr_agent_job_error_file(r->job, l->target,
+			                         hbr_error_msg());
+			(void)unlink(tmp);
+		}
+		hbr_free(tmp);
+	}
+}
+
 static void finish_dirs(struct restore *r)
 {
 	/* Reverse walk order: every directory after all it contains. */
@@ -682,8 +741,10 @@ int hbr_agent_restore_tree(struct hbr_agent_job *job, const char *tree_path,
 	error = hbr_agent_tree_read(tree_path, on_entry, &r);
 	if (!error)
 		error = pump(&r, true);
-	if (!error && !hbr_agent_job_stopped(job))
+	if (!error && !hbr_agent_job_stopped(job)) {
+		finish_links(&r);
 		finish_dirs(&r);
+	}
 	hbr_log_debug("job %s: %" PRIu64 " fetches took %.2f s", job->id,
 	              r.n_fetches, (double)r.ns_fetch / 1e9);
 out:
@@ -698,6 +759,12 @@ out:
 		json_decref(r.dirs[i].xattrs);
 	}
 	hbr_free(r.dirs);
+	for (size_t i = 0; i < r.n_links; i++) {
+		hbr_free(r.links[i].target);
+		hbr_free(r.links[i].link);
+		json_decref(r.links[i].xattrs);
+	}
+	hbr_free(r.links);
 	hbr_free(r.ids);
 	hbr_free(r.refs);
 	hbr_buf_release(&r.pack);

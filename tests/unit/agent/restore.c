@@ -378,6 +378,52 @@ static void test_a_path_out_of_the_target_is_refused(void **state)
 	assert_int_equal(lstat(esc, &sb), 0);
 }
 
+/* A tree naming a symlink to a directory outside the target and then an
+ * entry below the link: nothing may be written through the link. */
+static void test_nothing_is_written_through_a_restored_symlink(void **state)
+{
+	struct ctx *c = *state;
+	struct hbr_agent_job job;
+	struct hbr_agent_chunk_source src = { store_fetch, &c->st };
+	char target[2048], tree[2048], outside[2048], lines[8192], p[8192];
+	struct stat sb;
+	int n;
+
+	(void)snprintf(target, sizeof(target), "%s/jail2/in", c->dir);
+	(void)snprintf(outside, sizeof(outside), "%s/outside", c->dir);
+	(void)snprintf(tree, sizeof(tree), "%s/evil-link.tree", c->dir);
+	assert_int_equal(hbr_fs_mkdirs(outside, 0700), 0);
+	n = snprintf(lines, sizeof(lines),
+	             "{\"hbr_tree\":1,\"paths\":[\"/x\"]}\n"
+	             "{\"p\":\"/x/a\",\"t\":\"l\",\"m\":511,\"l\":\"%s\"}\n"
+	             "{\"p\":\"/x/a/pwned\",\"t\":\"f\",\"s\":0,\"c\":[]}\n"
+	             "{\"p\":\"/x/b\",\"t\":\"l\",\"m\":511,"
+	             "\"l\":\"ok-target\"}\n"
+	             "{\"p\":\"/x/ok\",\"t\":\"f\",\"s\":0,\"c\":[]}\n",
+	             outside);
+	assert_true(n > 0 && (size_t)n < sizeof(lines));
+	assert_int_equal(hbr_fs_write_atomic(tree, lines, (size_t)n, 0600), 0);
+	hbr_agent_job_init(&job, "r-evil-link", "RESTORE", &c->key, c->dir,
+	                   "t");
+	assert_int_equal(
+	        hbr_agent_restore_tree(&job, tree, target, NULL, NULL, &src),
+	        0);
+	/* The link that would have led out is listed, not made. */
+	assert_int_equal(job.n_errors, 1);
+	hbr_agent_job_release(&job);
+	(void)snprintf(p, sizeof(p), "%s/pwned", outside);
+	assert_int_not_equal(lstat(p, &sb), 0);
+	(void)snprintf(p, sizeof(p), "%s/x/a", target);
+	assert_int_equal(lstat(p, &sb), 0);
+	assert_false(S_ISLNK(sb.st_mode));
+	/* Innocent links and files are restored as usual. */
+	(void)snprintf(p, sizeof(p), "%s/x/b", target);
+	assert_int_equal(lstat(p, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+	(void)snprintf(p, sizeof(p), "%s/x/ok", target);
+	assert_int_equal(lstat(p, &sb), 0);
+}
+
 static void test_a_bad_chunk_fails_the_restore(void **state)
 {
 	struct ctx *c = *state;
@@ -400,6 +446,8 @@ int main(void)
 		cmocka_unit_test(test_restore_in_place_over_changes),
 		cmocka_unit_test(test_filters_apply),
 		cmocka_unit_test(test_a_path_out_of_the_target_is_refused),
+		cmocka_unit_test(
+		        test_nothing_is_written_through_a_restored_symlink),
 		cmocka_unit_test(test_a_bad_chunk_fails_the_restore),
 	};
 
