@@ -1,0 +1,22 @@
+/*
+ * What store_reclaim.c (batches, counts) and store_reclaim_packs.c
+ * (packs, checks) share. Nothing outside those two includes it.
+ */
+#ifndef HBR_STORE_RECLAIM_PRIVATE_H
+#define HBR_STORE_RECLAIM_PRIVATE_H
+
+#include "common.h"
+#include "store/store_reclaim.h"
+
+/* Copy a name read from the store; HBR_ECORRUPT if it is too long. */
+int hbr_gc_copy_name(char *out, const char *v);
+/* The first column of every row of st as names, then st is done. */
+int hbr_gc_collect_names(char (**out)[HBR_GC_NAME_MAX], size_t *n,
+                         struct hbr_stmt *st);
+/* Inside a transaction: drop the pack unless something in it is kept,
+ * but for `taking` chunks the caller takes to 0 in the transaction. */
+int hbr_gc_drop_pack(bool *dropped_out, struct hbr_store *s,
+                     const char *vault_id, const char *pack_id, int64_t cutoff,
+                     int64_t taking);
+
+#endif
