@@ -297,16 +297,23 @@ static int read_chunk(struct hbr_buf *raw, struct hbr_buf *stored,
 
 /* ---- CommitAgentSnapshot ---- */
 
+struct refs {
+	struct hbr_idset *set;
+	enum hbr_tree_line_kind prev; /* continuation lines follow files */
+};
+
 static int collect_refs(const char *text, size_t len, size_t line_no,
                         void *payload)
 {
-	struct hbr_idset *set = payload;
+	struct refs *r = payload;
+	struct hbr_idset *set = r->set;
 	int error;
 
-	/* Line 0 is the header; only "c" of each entry names chunks. The
-	 * scanner validates each line as the agent's reader would without
-	 * building it: a commit reads every line of the tree. */
-	if ((error = hbr_tree_line_refs(set, text, len, line_no)) < 0)
+	/* Line 0 is the header; only "c" of each entry (and "c+" of each
+	 * continuation line) names chunks. The scanner validates each line
+	 * as the agent's reader would without building it: a commit reads
+	 * every line of the tree. */
+	if ((error = hbr_tree_line_refs(set, &r->prev, text, len, line_no)) < 0)
 		return error;
 	if (set->n > REFS_MAX)
 		return hbr_error_set(HBR_ETOOBIG,
@@ -330,9 +337,10 @@ static int tree_refs(struct hbr_idset *set, struct hbr_store *store,
 	bool *found = hbr_calloc(n, sizeof(*found));
 	struct hbr_buf raw = HBR_BUF_INIT, stored = HBR_BUF_INIT;
 	struct hbr_tree_reader reader;
+	struct refs r = { set, HBR_TREE_LINE_OTHER };
 	int error;
 
-	hbr_tree_reader_init_lines(&reader, collect_refs, set);
+	hbr_tree_reader_init_lines(&reader, collect_refs, &r);
 	if ((error = hbr_store_chunks_get(rows, found, store, vault_id, tree,
 	                                  n)) < 0)
 		goto out;

@@ -235,9 +235,17 @@ int hbr_chunk_id_parse(uint8_t out[HBR_CHUNK_ID_LEN], const char *hex,
 int hbr_tree_entry_chunks(struct hbr_idset *set, const json_t *entry)
 {
 	const json_t *c = json_object_get(entry, "c"), *pair;
+	const json_t *more = json_object_get(entry, HBR_TREE_MORE_KEY);
 	uint8_t id[HBR_CHUNK_ID_LEN];
 	size_t i;
 
+	if (more) {
+		if (c || json_object_get(entry, "t"))
+			return hbr_error_set(HBR_ECORRUPT,
+			                     "a continuation line with \"c\" or"
+			                     " \"t\"");
+		c = more;
+	}
 	if (!c)
 		return 0;
 	if (!json_is_array(c))
@@ -260,5 +268,25 @@ int hbr_tree_entry_chunks(struct hbr_idset *set, const json_t *entry)
 		if (hbr_idset_add(set, id) < 0)
 			return HBR_ERROR;
 	}
+	return 0;
+}
+
+enum hbr_tree_line_kind hbr_tree_entry_kind(const json_t *entry)
+{
+	const char *t = json_string_value(json_object_get(entry, "t"));
+
+	if (json_object_get(entry, HBR_TREE_MORE_KEY))
+		return HBR_TREE_LINE_MORE;
+	return t && !strcmp(t, "f") ? HBR_TREE_LINE_FILE : HBR_TREE_LINE_OTHER;
+}
+
+int hbr_tree_line_follows(enum hbr_tree_line_kind prev,
+                          enum hbr_tree_line_kind kind, size_t line_no)
+{
+	if (kind == HBR_TREE_LINE_MORE && prev == HBR_TREE_LINE_OTHER)
+		return hbr_error_set(HBR_ECORRUPT,
+		                     "tree line %zu continues no regular"
+		                     " file's chunks",
+		                     line_no);
 	return 0;
 }

@@ -13,7 +13,13 @@
 #include "core/chunker.h"
 #include "util/buf.h"
 
-#define HBR_TREE_LINE_MAX (64u << 20) /* one entry (a huge file's chunk list) */
+/* A line's cap. Writers keep lines to a few MiB by carrying a big file's
+ * chunk list on continuation lines; trees written before those have a
+ * file's whole list on one line, up to this. */
+#define HBR_TREE_LINE_MAX (64u << 20)
+/* The key of a continuation line: the chunks that follow those of the
+ * regular file's entry (or continuation line) before it. */
+#define HBR_TREE_MORE_KEY "c+"
 
 /* Feed a tree's bytes in pieces of any size; cb gets each line parsed
  * as a JSON object (borrowed: valid during the call; line 0 is the
@@ -75,8 +81,25 @@ int hbr_idset_sorted(struct hbr_buf *out, const struct hbr_idset *s);
 int hbr_chunk_id_parse(uint8_t out[HBR_CHUNK_ID_LEN], const char *hex,
                        size_t len);
 
-/* Add every chunk id in entry's "c" to set. HBR_ECORRUPT when "c" is
- * not an array of [hex id, length >= 0] pairs. */
+/* Add every chunk id in entry's "c" (a continuation line's "c+") to
+ * set. HBR_ECORRUPT when it is not an array of [hex id, length >= 0]
+ * pairs, or when a line has "c+" and also "c" or "t" (it would be both
+ * an entry and a continuation). */
 int hbr_tree_entry_chunks(struct hbr_idset *set, const json_t *entry);
+
+/* What a line after the header is, for the continuation rule. */
+enum hbr_tree_line_kind {
+	HBR_TREE_LINE_OTHER, /* the header, or an entry not "t":"f" */
+	HBR_TREE_LINE_FILE, /* a regular file's entry */
+	HBR_TREE_LINE_MORE, /* a continuation line ("c+") */
+};
+
+enum hbr_tree_line_kind hbr_tree_entry_kind(const json_t *entry);
+
+/* A line of kind `kind` after one of kind `prev`: a continuation line
+ * only follows a regular file's entry or another continuation line.
+ * HBR_ECORRUPT otherwise. */
+int hbr_tree_line_follows(enum hbr_tree_line_kind prev,
+                          enum hbr_tree_line_kind kind, size_t line_no);
 
 #endif

@@ -41,6 +41,9 @@ struct scan {
 	const unsigned char *p, *end;
 	struct hbr_idset *set; /* NULL: "c" is an ordinary value */
 	bool header; /* top-level "hbr_tree" is the integer 1 */
+	/* Top-level keys of an entry (set not NULL): "c", "t", "c+", and
+	 * whether "t" is "f". */
+	bool has_c, has_t, more, file;
 	unsigned depth;
 	size_t nkeys;
 	const char *why; /* what BAD found, at p */
@@ -309,6 +312,14 @@ static int scan_literal(struct scan *s, const char *word, size_t len)
 	return OK;
 }
 
+/* The string v[0, len) (quotes included) decodes to "f": one escape
+ * spells it too. */
+static bool is_f(const unsigned char *v, size_t len)
+{
+	return (len == 3 && v[1] == 'f') ||
+	       (len == 8 && v[1] == '\\' && v[2] == 'u' && hex4(v + 3) == 'f');
+}
+
 static int scan_object(struct scan *s, bool top);
 static int scan_array(struct scan *s);
 
@@ -507,10 +518,22 @@ static int scan_object(struct scan *s, bool top)
 		s->p++;
 		skip_ws(s);
 		v = s->p;
-		if (top && s->set && len == 1 && k[0] == 'c')
+		if (top && s->set && len == 1 && k[0] == 'c') {
+			s->has_c = true;
 			rc = scan_chunks(s);
-		else
+		} else if (top && s->set && len == 2 && !memcmp(k, "c+", 2)) {
+			s->more = true;
+			rc = scan_chunks(s);
+		} else if (top && s->set && len == 1 && k[0] == 't' &&
+		           at(s, '"')) {
+			s->has_t = true;
+			rc = scan_string(s, &escaped);
+			s->file = is_f(v, (size_t)(s->p - v));
+		} else {
+			if (top && len == 1 && k[0] == 't')
+				s->has_t = true;
 			rc = scan_value(s);
+		}
 		if (rc != OK)
 			return rc;
 		/* The integer 1 has one spelling. */
@@ -527,6 +550,8 @@ static int scan_object(struct scan *s, bool top)
 	s->p++;
 	s->nkeys = base;
 	s->depth--;
+	if (top && s->more && (s->has_c || s->has_t))
+		return bad(s, "a continuation line with \"c\" or \"t\"");
 	return OK;
 }
 
@@ -539,6 +564,7 @@ static int scan_line(struct scan *s, struct hbr_idset *set, const char *text,
 	s->end = s->p + len;
 	s->set = set;
 	s->header = false;
+	s->has_c = s->has_t = s->more = s->file = false;
 	s->depth = 0;
 	s->nkeys = 0;
 	s->why = NULL;
@@ -560,14 +586,22 @@ static int refused(const struct scan *s, const char *text)
 	                     (size_t)((const char *)s->p - text));
 }
 
-int hbr_tree_scan(bool *header, struct hbr_idset *set, const char *text,
-                  size_t len)
+static enum hbr_tree_line_kind kind_of(const struct scan *s)
+{
+	return s->more ? HBR_TREE_LINE_MORE :
+	       s->file ? HBR_TREE_LINE_FILE :
+	                 HBR_TREE_LINE_OTHER;
+}
+
+int hbr_tree_scan(bool *header, enum hbr_tree_line_kind *kind,
+                  struct hbr_idset *set, const char *text, size_t len)
 {
 	struct scan s;
 
 	switch (scan_line(&s, set, text, len)) {
 	case OK:
 		*header = s.header;
+		*kind = kind_of(&s);
 		return 0;
 	case BAD:
 		return refused(&s, text);
@@ -578,9 +612,10 @@ int hbr_tree_scan(bool *header, struct hbr_idset *set, const char *text,
 	}
 }
 
-int hbr_tree_line_refs(struct hbr_idset *set, const char *text, size_t len,
-                       size_t line_no)
+int hbr_tree_line_refs(struct hbr_idset *set, enum hbr_tree_line_kind *prev,
+                       const char *text, size_t len, size_t line_no)
 {
+	enum hbr_tree_line_kind kind = HBR_TREE_LINE_OTHER;
 	json_t *entry = NULL;
 	struct scan s;
 	int error;
@@ -591,6 +626,10 @@ int hbr_tree_line_refs(struct hbr_idset *set, const char *text, size_t len,
 			return hbr_error_set(HBR_ECORRUPT,
 			                     "not an hbr tree (no"
 			                     " \"hbr_tree\":1 header)");
+		kind = line_no ? kind_of(&s) : HBR_TREE_LINE_OTHER;
+		if ((error = hbr_tree_line_follows(*prev, kind, line_no)) < 0)
+			return error;
+		*prev = kind;
 		return 0;
 	case BAD:
 		return hbr_error_set(
@@ -604,7 +643,12 @@ int hbr_tree_line_refs(struct hbr_idset *set, const char *text, size_t len,
 	}
 	if ((error = hbr_tree_line_parse(&entry, text, len, line_no)) < 0)
 		return error;
-	error = line_no ? hbr_tree_entry_chunks(set, entry) : 0;
+	if (line_no) {
+		kind = hbr_tree_entry_kind(entry);
+		error = hbr_tree_entry_chunks(set, entry);
+	}
 	json_decref(entry);
+	if (!error && !(error = hbr_tree_line_follows(*prev, kind, line_no)))
+		*prev = kind;
 	return error;
 }

@@ -26,15 +26,19 @@
 	"\\u00300000000000000000000000000000000000000000000000000000000000000aa"
 
 /* The jansson path, as the server took it before the scanner. */
-static int reference(struct hbr_idset *set, const char *text, size_t len,
-                     size_t line_no)
+static int reference(struct hbr_idset *set, enum hbr_tree_line_kind *kind,
+                     const char *text, size_t len, size_t line_no)
 {
 	json_t *entry = NULL;
 	int error;
 
+	*kind = HBR_TREE_LINE_OTHER;
 	if ((error = hbr_tree_line_parse(&entry, text, len, line_no)) < 0)
 		return error;
-	error = line_no ? hbr_tree_entry_chunks(set, entry) : 0;
+	if (line_no) {
+		*kind = hbr_tree_entry_kind(entry);
+		error = hbr_tree_entry_chunks(set, entry);
+	}
 	json_decref(entry);
 	return error;
 }
@@ -82,21 +86,26 @@ struct stats {
 /*
  * Line line_no judged three ways: the jansson path, the scanner alone
  * (which may say UNSURE) and hbr_tree_line_refs (the scanner with its
- * fallback): the same verdict and, when accepted, the same ids. Returns
- * the scanner's own answer.
+ * fallback): the same verdict and, when accepted, the same ids and the
+ * same kind of line. The line is judged as following a regular file's
+ * entry, where a continuation line may come. Returns the scanner's own
+ * answer.
  */
 static int check(struct stats *st, const char *text, size_t len, size_t line_no)
 {
 	struct hbr_idset want, got, scanned;
+	enum hbr_tree_line_kind rkind, skind = HBR_TREE_LINE_OTHER,
+	                               prev = HBR_TREE_LINE_FILE;
 	bool header = false;
 	int ref, full, scan;
 
 	hbr_idset_init(&want);
 	hbr_idset_init(&got);
 	hbr_idset_init(&scanned);
-	ref = reference(&want, text, len, line_no);
-	full = hbr_tree_line_refs(&got, text, len, line_no);
-	scan = hbr_tree_scan(&header, line_no ? &scanned : NULL, text, len);
+	ref = reference(&want, &rkind, text, len, line_no);
+	full = hbr_tree_line_refs(&got, &prev, text, len, line_no);
+	scan = hbr_tree_scan(&header, &skind, line_no ? &scanned : NULL, text,
+	                     len);
 	if (scan == 0 && line_no == 0 && !header)
 		scan = HBR_ECORRUPT;
 	if (ref != full || (scan != HBR_TREE_SCAN_UNSURE && scan != ref))
@@ -107,8 +116,11 @@ static int check(struct stats *st, const char *text, size_t len, size_t line_no)
 		assert_int_equal(scan, ref);
 	if (ref == 0) {
 		same_ids(&want, &got);
+		assert_int_equal(prev, rkind);
 		if (scan == 0)
 			same_ids(&want, &scanned);
+		if (scan == 0 && line_no)
+			assert_int_equal(skind, rkind);
 	}
 	if (st) {
 		st->lines++;
@@ -308,6 +320,32 @@ static const struct tcase cases[] = {
 	C(1, "{\"s\":1\0\0}", E, 0, FALLBACK),
 	C(1, "{\"p\":\"a\"\0}", E, 0, FALLBACK),
 	C(1, "\0{}", E, 0, FALLBACK),
+	/* Continuation lines: "c+" carries more of a file's chunks, and the
+	 * line is no entry ("c" and "t" are refused beside it). */
+	C(1, "{\"c+\":[[\"" ID_A "\",65536],[\"" ID_B "\",7]]}", 0, 2, DECIDED),
+	C(1, "{\"c+\":[]}", 0, 0, DECIDED),
+	C(1, "{\"c+\":[[\"" ID_A "\",1]],\"zz\":1,\"p\":\"/a\"}", 0, 1,
+	  DECIDED),
+	C(1, "{\"c+\":[[\"" ID_A "\",-1]]}", E, 0, DECIDED),
+	C(1, "{\"c+\":[[\"" ID_A "\",1.5]]}", E, 0, DECIDED),
+	C(1, "{\"c+\":[[\"" ID_G "\",1]]}", E, 0, DECIDED),
+	C(1, "{\"c+\":[[\"" ID_63 "\",1]]}", E, 0, DECIDED),
+	C(1, "{\"c+\":[[\"" ID_A "\"]]}", E, 0, DECIDED),
+	C(1, "{\"c+\":5}", E, 0, DECIDED),
+	C(1, "{\"c+\":null}", E, 0, DECIDED),
+	C(1, "{\"c+\":[],\"c\":[]}", E, 0, DECIDED),
+	C(1, "{\"c\":[[\"" ID_A "\",1]],\"c+\":[]}", E, 0, DECIDED),
+	C(1, "{\"t\":\"f\",\"c+\":[]}", E, 0, DECIDED),
+	C(1, "{\"c+\":[],\"t\":\"d\"}", E, 0, DECIDED),
+	C(1, "{\"c+\":[],\"t\":5}", E, 0, DECIDED),
+	C(1, "{\"c+\":[],\"c+\":[]}", E, 0, DECIDED),
+	C(1, "{\"t\":\"\\u0066\",\"c+\":[]}", E, 0, DECIDED),
+	C(1, "{\"c\\u002b\":[[\"" ID_A "\",1]]}", 0, 1, FALLBACK),
+	C(1, "{\"x\":{\"c+\":5}}", 0, 0, DECIDED),
+	C(1, "{\"t\":\"\\u0066\"}", 0, 0, DECIDED),
+	C(1, "{\"t\":\"\\u0046\",\"c+\":[]}", E, 0, DECIDED),
+	C(1, "{\"t\":\"\\u0066x\"}", 0, 0, DECIDED),
+	C(0, "{\"hbr_tree\":1,\"c+\":5}", 0, 0, DECIDED),
 };
 
 static void test_cases(void **state)
@@ -316,11 +354,13 @@ static void test_cases(void **state)
 	for (size_t i = 0; i < HBR_ARRAY_SIZE(cases); i++) {
 		const struct tcase *t = &cases[i];
 		struct hbr_idset set;
+		/* As if after a file: a continuation line may come. */
+		enum hbr_tree_line_kind prev = HBR_TREE_LINE_FILE;
 		int scan;
 
 		hbr_idset_init(&set);
-		if (hbr_tree_line_refs(&set, t->text, t->len, t->line_no) !=
-		    t->want) {
+		if (hbr_tree_line_refs(&set, &prev, t->text, t->len,
+		                       t->line_no) != t->want) {
 			print_message("case %zu: %s\n", i, hbr_error_msg());
 			show(t->text, t->len, t->line_no);
 			fail();
@@ -372,9 +412,16 @@ static void test_limits(void **state)
 }
 
 /* What the server does: a tree fed in pieces, lines through the scanner. */
+struct server {
+	struct hbr_idset *set;
+	enum hbr_tree_line_kind prev;
+};
+
 static int on_line(const char *text, size_t len, size_t line_no, void *payload)
 {
-	return hbr_tree_line_refs(payload, text, len, line_no);
+	struct server *s = payload;
+
+	return hbr_tree_line_refs(s->set, &s->prev, text, len, line_no);
 }
 
 static const char tree[] =
@@ -388,9 +435,10 @@ static int read_tree(struct hbr_idset *set, const char *text, size_t len,
                      size_t cut)
 {
 	struct hbr_tree_reader r;
+	struct server s = { set, HBR_TREE_LINE_OTHER };
 	int error;
 
-	hbr_tree_reader_init_lines(&r, on_line, set);
+	hbr_tree_reader_init_lines(&r, on_line, &s);
 	if ((error = hbr_tree_reader_feed(&r, text, cut)) == 0 &&
 	    (error = hbr_tree_reader_feed(&r, text + cut, len - cut)) == 0)
 		error = hbr_tree_reader_finish(&r);
@@ -417,6 +465,70 @@ static void test_reader(void **state)
 	assert_int_equal(read_tree(&set, "{\"p\":\"/a\"}\n", 11, 3),
 	                 HBR_ECORRUPT);
 	hbr_idset_free(&set);
+}
+
+static int read_whole(size_t *nids, const char *text)
+{
+	struct hbr_idset set;
+	int error;
+
+	hbr_idset_init(&set);
+	error = read_tree(&set, text, strlen(text), strlen(text) / 2);
+	*nids = set.n;
+	hbr_idset_free(&set);
+	return error;
+}
+
+#define HEAD  "{\"hbr_tree\":1,\"paths\":[\"/a\"]}\n"
+#define FILE1 "{\"p\":\"/a/x\",\"t\":\"f\",\"c\":[[\"" ID_A "\",1]]}\n"
+#define MORE1 "{\"c+\":[[\"" ID_B "\",2]]}\n"
+#define MORE2 "{\"c+\":[[\"" ID_U "\",2],[\"" ID_63 "0\",3]]}\n"
+
+/* A continuation line follows a regular file's entry or another
+ * continuation line, and nothing else; on both of the server's paths. */
+static void test_continuation(void **state)
+{
+	size_t n;
+
+	(void)state;
+	assert_int_equal(
+	        read_whole(&n, HEAD FILE1 MORE1 MORE2
+	                   "{\"p\":\"/a/y\",\"t\":\"d\"}\n" FILE1 MORE1),
+	        0);
+	assert_int_equal(n, 3);
+	/* An escaped "f" (jansson's path) is a file too. */
+	assert_int_equal(read_whole(&n, HEAD "{\"p\":\"/a/x\",\"t\":"
+	                                     "\"\\u0066\"}\n" MORE1),
+	                 0);
+	assert_int_equal(n, 1);
+	/* A file without "c" may be continued (its list is all "c+"). */
+	assert_int_equal(
+	        read_whole(&n, HEAD "{\"p\":\"/a/x\",\"t\":\"f\"}\n" MORE1), 0);
+	assert_int_equal(read_whole(&n, HEAD MORE1), HBR_ECORRUPT);
+	assert_int_equal(
+	        read_whole(&n, HEAD "{\"p\":\"/a\",\"t\":\"d\"}\n" MORE1),
+	        HBR_ECORRUPT);
+	assert_int_equal(
+	        read_whole(&n, HEAD
+	                   "{\"p\":\"/a\",\"t\":\"l\",\"l\":\"/b\"}\n" MORE1),
+	        HBR_ECORRUPT);
+	assert_int_equal(read_whole(&n, HEAD FILE1 "{\"p\":\"/a\",\"t\":\"h\","
+	                                           "\"l\":\"/a/x\"}\n" MORE1),
+	                 HBR_ECORRUPT);
+	assert_int_equal(read_whole(&n, HEAD "{\"p\":\"/a\",\"t\":\"\\u0064\"}"
+	                                     "\n" MORE1),
+	                 HBR_ECORRUPT);
+	assert_int_equal(read_whole(&n, HEAD "{}\n" MORE1), HBR_ECORRUPT);
+	/* Bad ids and lengths are refused on a continuation line too. */
+	assert_int_equal(
+	        read_whole(&n, HEAD FILE1 "{\"c+\":[[\"" ID_G "\",1]]}"),
+	        HBR_ECORRUPT);
+	assert_int_equal(
+	        read_whole(&n, HEAD FILE1 "{\"c+\":[[\"" ID_A "\",-5]]}"),
+	        HBR_ECORRUPT);
+	assert_int_equal(read_whole(&n, HEAD FILE1 "{\"c+\":[[\"" ID_A
+	                                           "\",1]],\"t\":\"f\"}"),
+	                 HBR_ECORRUPT);
 }
 
 /* ---- random lines ---- */
@@ -630,10 +742,10 @@ static void gen_value(struct hbr_buf *b, int depth)
 /* A tree line: the header's keys or an entry's, in a random order. */
 static void gen_line(struct hbr_buf *b, bool header)
 {
-	static const char *const entry_keys[] = { "p", "t",  "m",  "u",
-		                                  "g", "mt", "ct", "i",
-		                                  "s", "c",  "sp", "l",
-		                                  "x", "rd", "px", "zz" };
+	static const char *const entry_keys[] = { "p",  "t",  "m", "u",  "g",
+		                                  "mt", "ct", "i", "s",  "c",
+		                                  "sp", "l",  "x", "rd", "px",
+		                                  "zz", "c+" };
 	static const char *const header_keys[] = { "hbr_tree", "paths", "host",
 		                                   "time", "c" };
 	static const char *const not_one[] = { "2",  "10",    "1.0",
@@ -641,11 +753,19 @@ static void gen_line(struct hbr_buf *b, bool header)
 	const char *const *keys = header ? header_keys : entry_keys;
 	size_t nkeys = header ? HBR_ARRAY_SIZE(header_keys) :
 	                        HBR_ARRAY_SIZE(entry_keys);
-	size_t order[16], n = 0;
+	size_t order[HBR_ARRAY_SIZE(entry_keys)], n = 0;
+	/* A continuation line mostly without the keys it may not have. */
+	bool more = !header && below(6) == 0;
 
-	for (size_t i = 0; i < nkeys; i++)
-		if (below(3) || (header && i == 0))
+	for (size_t i = 0; i < nkeys; i++) {
+		bool ct = !header &&
+		          (!strcmp(keys[i], "c") || !strcmp(keys[i], "t"));
+
+		if (!header && !strcmp(keys[i], "c+") ? more :
+		    more && ct                        ? below(5) == 0 :
+		                 below(3) || (header && i == 0))
 			order[n++] = i;
+	}
 	for (size_t i = n; i > 1; i--) {
 		size_t j = below(i), t = order[i - 1];
 
@@ -664,8 +784,11 @@ static void gen_line(struct hbr_buf *b, bool header)
 		ws(b);
 		(void)hbr_buf_putc(b, ':');
 		ws(b);
-		if (!strcmp(k, "c"))
+		if (!strcmp(k, "c") || !strcmp(k, "c+"))
 			below(20) ? gen_chunks(b) : gen_value(b, 1);
+		else if (!strcmp(k, "t") && below(2))
+			(void)hbr_buf_puts(b,
+			                   below(8) ? "\"f\"" : "\"\\u0066\"");
 		else if (!strcmp(k, "x") || !strcmp(k, "zz"))
 			gen_object(b, 1);
 		else if (!strcmp(k, "sp") || !strcmp(k, "paths"))
@@ -732,6 +855,8 @@ static void mutate(struct hbr_buf *b)
 				",\"c\":[[\"" ID_A "\",1]]",
 				",\"x\":{}",
 				",\"\\u0063\":[]",
+				",\"c+\":[]",
+				",\"t\":\"f\"",
 			};
 			const char *e = extra[below(HBR_ARRAY_SIZE(extra))];
 
@@ -784,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_continuation),
 		cmocka_unit_test(test_differential),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
