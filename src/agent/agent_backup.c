@@ -80,6 +80,23 @@ static int tree_write(struct backup *b, bool all)
 	return 0;
 }
 
+/* An entry's lines, written out as they fill the buffer: a huge file's
+ * continuation lines never sit in memory all at once. */
+static int encode(struct backup *b, const struct hbr_agent_entry *e)
+{
+	size_t next = 0;
+	int error;
+
+	do {
+		if ((error = hbr_agent_entry_encode_line(&b->tree_out, e,
+		                                         &next)) < 0)
+			return hbr_agent_job_fail(b->job, error, "tree");
+		if (next < e->n_chunks && (error = tree_write(b, false)) < 0)
+			return error;
+	} while (next < e->n_chunks);
+	return 0;
+}
+
 /* Write the finished entries at the head of the window to the tree. */
 static int drain(struct backup *b)
 {
@@ -93,9 +110,8 @@ static int drain(struct backup *b)
 		if (state == SLOT_WORK)
 			break;
 		t0 = hbr_time_mono_ns();
-		if (state == SLOT_READY &&
-		    (error = hbr_agent_entry_encode(&b->tree_out, &s->e)) < 0)
-			return hbr_agent_job_fail(b->job, error, "tree");
+		if (state == SLOT_READY && (error = encode(b, &s->e)) < 0)
+			return error;
 		if (state == SLOT_READY)
 			hbr_agent_index_add(&b->index, &s->e);
 		b->ns_encode += hbr_time_mono_ns() - t0;

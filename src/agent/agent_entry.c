@@ -11,6 +11,19 @@
 
 static const char hexd[] = "0123456789abcdef";
 
+static size_t line_chunks = HBR_AGENT_LINE_CHUNKS;
+
+void hbr_agent_set_line_chunks(size_t n)
+{
+	line_chunks =
+	        n == 0 || n > HBR_AGENT_LINE_CHUNKS ? HBR_AGENT_LINE_CHUNKS : n;
+}
+
+size_t hbr_agent_line_chunks(void)
+{
+	return line_chunks;
+}
+
 void hbr_agent_entry_init(struct hbr_agent_entry *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -132,10 +145,63 @@ static int put_bytes(struct hbr_buf *out, const char *key, const char *s,
 	return hbr_buf_putc(out, '"');
 }
 
+/* ,"key":[[id, length], ...] of chunks [from, to), or the same opening
+ * a continuation line. */
+static int put_chunks(struct hbr_buf *out, const char *key,
+                      const struct hbr_agent_entry *e, size_t from, size_t to)
+{
+	int error;
+
+	if ((error = hbr_buf_reserve(out, 8 + (to - from) * 78)) < 0 ||
+	    (error = hbr_buf_printf(out, "\"%s\":[", key)) < 0)
+		return error;
+	for (size_t i = from; i < to; i++) {
+		char hex[HBR_CHUNK_HEX_LEN];
+
+		hbr_chunk_id_hex(hex, e->chunks[i].id);
+		if ((error = hbr_buf_printf(out, "%s[\"%s\",%" PRIu32 "]",
+		                            i > from ? "," : "", hex,
+		                            e->chunks[i].len)) < 0)
+			return error;
+	}
+	return hbr_buf_putc(out, ']');
+}
+
+static size_t line_end(const struct hbr_agent_entry *e, size_t from)
+{
+	return e->n_chunks - from > line_chunks ? from + line_chunks :
+	                                          e->n_chunks;
+}
+
 int hbr_agent_entry_encode(struct hbr_buf *out, const struct hbr_agent_entry *e)
 {
-	char type[2] = { e->type, 0 };
+	size_t next = 0;
 	int error;
+
+	do {
+		if ((error = hbr_agent_entry_encode_line(out, e, &next)) < 0)
+			return error;
+	} while (next < e->n_chunks);
+	return 0;
+}
+
+int hbr_agent_entry_encode_line(struct hbr_buf *out,
+                                const struct hbr_agent_entry *e, size_t *next)
+{
+	char type[2] = { e->type, 0 };
+	size_t to;
+	int error;
+
+	if (*next) {
+		to = line_end(e, *next);
+		if ((error = hbr_buf_putc(out, '{')) < 0 ||
+		    (error = put_chunks(out, HBR_TREE_MORE_KEY, e, *next, to)) <
+		            0 ||
+		    (error = hbr_buf_puts(out, "}\n")) < 0)
+			return error;
+		*next = to;
+		return 0;
+	}
 
 	if ((error = hbr_buf_putc(out, '{')) < 0 ||
 	    (error = put_bytes(out, "p", e->path.ptr ? e->path.ptr : "",
@@ -179,20 +245,13 @@ int hbr_agent_entry_encode(struct hbr_buf *out, const struct hbr_agent_entry *e)
 			if ((error = hbr_buf_putc(out, ']')) < 0)
 				return error;
 		}
-		if ((error = hbr_buf_reserve(out, 8 + e->n_chunks * 76)) < 0 ||
-		    (error = hbr_buf_puts(out, ",\"c\":[")) < 0)
+		to = line_end(e, 0);
+		if ((error = hbr_buf_putc(out, ',')) < 0 ||
+		    (error = put_chunks(out, "c", e, 0, to)) < 0)
 			return error;
-		for (size_t i = 0; i < e->n_chunks; i++) {
-			char hex[HBR_CHUNK_HEX_LEN];
-
-			hbr_chunk_id_hex(hex, e->chunks[i].id);
-			if ((error = hbr_buf_printf(
-			             out, "%s[\"%s\",%" PRIu32 "]",
-			             i ? "," : "", hex, e->chunks[i].len)) < 0)
-				return error;
-		}
-		if ((error = hbr_buf_putc(out, ']')) < 0)
-			return error;
+		*next = to;
+	} else {
+		*next = e->n_chunks; /* only files carry chunks */
 	}
 	return hbr_buf_puts(out, "}\n");
 }
@@ -303,6 +362,8 @@ int hbr_agent_entry_decode(struct hbr_agent_entry *e, const json_t *line)
 	int rc;
 
 	hbr_agent_entry_clear(e);
+	if (hbr_agent_line_is_more(line))
+		return corrupt(e, "a continuation line where an entry belongs");
 	if ((rc = get_bytes(&e->path, line, "p")) < 0)
 		return rc;
 	if (rc == 0 || e->path.len == 0 || e->path.ptr[0] != '/')
@@ -338,6 +399,21 @@ int hbr_agent_entry_decode(struct hbr_agent_entry *e, const json_t *line)
 			return rc;
 	}
 	return 0;
+}
+
+bool hbr_agent_line_is_more(const json_t *line)
+{
+	return json_object_get(line, HBR_TREE_MORE_KEY) != NULL;
+}
+
+int hbr_agent_entry_decode_more(struct hbr_agent_entry *e, const json_t *line)
+{
+	if (e->type != 'f')
+		return corrupt(e, "a continuation line after what is not a"
+		                  " regular file");
+	if (json_object_get(line, "c") || json_object_get(line, "t"))
+		return corrupt(e, "a continuation line with \"c\" or \"t\"");
+	return decode_chunks(e, json_object_get(line, HBR_TREE_MORE_KEY));
 }
 
 int hbr_agent_tree_header(struct hbr_buf *out, char *const *roots, size_t n,

@@ -52,12 +52,37 @@ void hbr_agent_entry_add_chunk(struct hbr_agent_entry *e,
 void hbr_agent_entry_add_extent(struct hbr_agent_entry *e, uint64_t off,
                                 uint64_t len);
 
-/* Append e's line, '\n' included. */
+/* Chunks a tree line carries: about 1.2 MiB of text. A file with more
+ * continues on "c+" lines (docs/AGENT-PROTOCOL.md), so no line, and no
+ * reader's memory for one, grows with the file. */
+#define HBR_AGENT_LINE_CHUNKS 16384u
+
+/* Chunks per line from now on (tree lines and index records), clamped to
+ * 1..HBR_AGENT_LINE_CHUNKS; 0 restores the default. Only tests lower it
+ * (hbr-client reads HBR_AGENT_TREE_LINE_CHUNKS), to make continuation
+ * lines out of small files. Set it before any backup starts. */
+void hbr_agent_set_line_chunks(size_t n);
+size_t hbr_agent_line_chunks(void);
+
+/* Append the next line of e, '\n' included: the entry itself when *next
+ * is 0, else a continuation line of its chunks from *next on. *next
+ * becomes the number of chunks written (all, for what is not a regular
+ * file: only files carry chunks); lines remain while it is below
+ * e->n_chunks. */
+int hbr_agent_entry_encode_line(struct hbr_buf *out,
+                                const struct hbr_agent_entry *e, size_t *next);
+/* Append all of e's lines. */
 int hbr_agent_entry_encode(struct hbr_buf *out,
                            const struct hbr_agent_entry *e);
 /* Fill e (cleared first) from a parsed line. HBR_ECORRUPT naming what
- * is wrong. */
+ * is wrong (a continuation line is no entry). */
 int hbr_agent_entry_decode(struct hbr_agent_entry *e, const json_t *line);
+/* The parsed line is a continuation line ("c+"). */
+bool hbr_agent_line_is_more(const json_t *line);
+/* Append a continuation line's chunks to e, the regular file's entry it
+ * follows. HBR_ECORRUPT when e is not a regular file or the line is not
+ * a valid continuation line. */
+int hbr_agent_entry_decode_more(struct hbr_agent_entry *e, const json_t *line);
 
 /* Line 1 of a tree, '\n' included. */
 int hbr_agent_tree_header(struct hbr_buf *out, char *const *roots, size_t n,

@@ -12,16 +12,26 @@
 
 /*
  * A record, little-endian: its length (u32, what follows), then
- *   path length (u16) and path bytes, sparse (u8), size, mtime_ns,
- *   ctime_ns, inode (u64 each), extent count (u32) and extents
+ *   path length (u16) and path bytes, flags (u8: SPARSE, MORE), size,
+ *   mtime_ns, ctime_ns, inode (u64 each), extent count (u32) and extents
  *   (offset, length: u64 each), chunk count (u32) and chunks (32-byte
  *   id, u32 length), and XXH3-64 of everything from the path length on.
- * The file starts with magic[].
+ * A file's record holds at most hbr_agent_line_chunks() chunks, like its
+ * tree line; with MORE, a continuation record follows: path length 0,
+ * flags (MORE when yet another follows), chunk count and chunks, and the
+ * XXH3-64. So records stay small whatever the file's size.
+ * The file starts with magic[]; a version 1 index (one record a file,
+ * flags only SPARSE, records up to HBR_TREE_LINE_MAX) reads the same.
  */
-static const char magic[8] = { 'H', 'B', 'R', 'I', 'D', 'X', '0', '1' };
-#define FLUSH_AT   (1u << 20)
-#define RECORD_MAX HBR_TREE_LINE_MAX
-#define READ_BLOCK (1u << 20)
+static const char magic[8] = { 'H', 'B', 'R', 'I', 'D', 'X', '0', '2' };
+static const char magic_v1[8] = { 'H', 'B', 'R', 'I', 'D', 'X', '0', '1' };
+#define FLAG_SPARSE 1u
+#define FLAG_MORE   2u
+#define FLUSH_AT    (1u << 20)
+/* Path, 65,536 extents and a line's chunks fit, with room. */
+#define RECORD_MAX    (4u << 20)
+#define RECORD_MAX_V1 HBR_TREE_LINE_MAX
+#define READ_BLOCK    (1u << 20)
 
 void hbr_agent_index_path(char *out, size_t size, const char *state_dir,
                           const char *snapshot_id)
@@ -66,18 +76,55 @@ void hbr_agent_index_begin(struct hbr_agent_index_writer *w,
 		(void)hbr_buf_put(&w->buf, magic, sizeof(magic));
 }
 
+static void put_chunks(struct hbr_buf *b, const struct hbr_agent_entry *e,
+                       size_t from, size_t to)
+{
+	put_u(b, to - from, 4);
+	for (size_t i = from; i < to; i++) {
+		(void)hbr_buf_put(b, e->chunks[i].id, HBR_CHUNK_ID_LEN);
+		put_u(b, e->chunks[i].len, 4);
+	}
+}
+
+/* The record begun at at gets its checksum and length; false when it
+ * is too big to be read back. */
+static bool close_record(struct hbr_agent_index_writer *w, size_t at)
+{
+	size_t len = w->buf.len - at - 4;
+
+	put_u(&w->buf, XXH3_64bits(w->buf.ptr + at + 4, len), 8);
+	len += 8;
+	if (len > RECORD_MAX)
+		return false;
+	for (int i = 0; i < 4; i++)
+		w->buf.ptr[at + (size_t)i] = (char)(len >> (8 * i));
+	return true;
+}
+
+static size_t chunks_end(const struct hbr_agent_entry *e, size_t from)
+{
+	size_t k = hbr_agent_line_chunks();
+
+	return e->n_chunks - from > k ? from + k : e->n_chunks;
+}
+
 void hbr_agent_index_add(struct hbr_agent_index_writer *w,
                          const struct hbr_agent_entry *e)
 {
-	size_t at, len;
+	size_t at, to;
 
-	if (w->fd < 0 || e->type != 'f' || e->path.len > UINT16_MAX)
+	if (w->fd < 0 || e->type != 'f' || !e->path.len ||
+	    e->path.len > UINT16_MAX)
 		return;
 	at = w->buf.len;
+	to = chunks_end(e, 0);
 	put_u(&w->buf, 0, 4); /* the length, below */
 	put_u(&w->buf, e->path.len, 2);
 	(void)hbr_buf_put(&w->buf, e->path.ptr, e->path.len);
-	put_u(&w->buf, e->sparse, 1);
+	put_u(&w->buf,
+	      (e->sparse ? FLAG_SPARSE : 0) |
+	              (to < e->n_chunks ? FLAG_MORE : 0),
+	      1);
 	put_u(&w->buf, e->size, 8);
 	put_u(&w->buf, (uint64_t)e->mtime_ns, 8);
 	put_u(&w->buf, (uint64_t)e->ctime_ns, 8);
@@ -87,20 +134,33 @@ void hbr_agent_index_add(struct hbr_agent_index_writer *w,
 		put_u(&w->buf, e->ext[i].off, 8);
 		put_u(&w->buf, e->ext[i].len, 8);
 	}
-	put_u(&w->buf, e->n_chunks, 4);
-	for (size_t i = 0; i < e->n_chunks; i++) {
-		(void)hbr_buf_put(&w->buf, e->chunks[i].id, HBR_CHUNK_ID_LEN);
-		put_u(&w->buf, e->chunks[i].len, 4);
-	}
-	len = w->buf.len - at - 4;
-	put_u(&w->buf, XXH3_64bits(w->buf.ptr + at + 4, len), 8);
-	len += 8;
-	if (len > RECORD_MAX) { /* never read back: leave it out */
+	put_chunks(&w->buf, e, 0, to);
+	if (!close_record(w, at)) { /* never read back: leave it out */
 		w->buf.len = at;
 		return;
 	}
-	for (int i = 0; i < 4; i++)
-		w->buf.ptr[at + (size_t)i] = (char)(len >> (8 * i));
+	while (to < e->n_chunks) {
+		size_t from = to;
+
+		/* Flushed as it goes: a huge file's records are never all
+		 * in memory. */
+		if (w->buf.len >= FLUSH_AT)
+			flush(w);
+		if (w->fd < 0)
+			return;
+		at = w->buf.len;
+		to = chunks_end(e, from);
+		put_u(&w->buf, 0, 4);
+		put_u(&w->buf, 0, 2); /* no path: a continuation */
+		put_u(&w->buf, to < e->n_chunks ? FLAG_MORE : 0, 1);
+		put_chunks(&w->buf, e, from, to);
+		if (!close_record(w, at)) {
+			/* Cannot be (a line's chunks fit), and the file's
+			 * first records may be out already. */
+			hbr_agent_index_abort(w);
+			return;
+		}
+	}
 	if (w->buf.len >= FLUSH_AT)
 		flush(w);
 }
@@ -141,6 +201,7 @@ struct hbr_agent_index_reader {
 	int fd;
 	uint8_t *buf; /* unread bytes: buf[pos, len) */
 	size_t pos, len, cap;
+	size_t record_max; /* by the version */
 	bool eof;
 	size_t bad;
 };
@@ -156,12 +217,15 @@ int hbr_agent_index_open(struct hbr_agent_index_reader **out, const char *path)
 		                                          HBR_EIO,
 		                        "open %s", path);
 	if (read(fd, head, sizeof(head)) != (ssize_t)sizeof(head) ||
-	    memcmp(head, magic, sizeof(magic))) {
+	    (memcmp(head, magic, sizeof(magic)) &&
+	     memcmp(head, magic_v1, sizeof(magic_v1)))) {
 		close(fd);
 		return hbr_error_set(HBR_ECORRUPT, "%s is not an index", path);
 	}
 	r = hbr_calloc(1, sizeof(*r));
 	r->fd = fd;
+	r->record_max =
+	        memcmp(head, magic, sizeof(magic)) ? RECORD_MAX_V1 : RECORD_MAX;
 	*out = r;
 	return 0;
 }
@@ -203,31 +267,12 @@ static bool fill(struct hbr_agent_index_reader *r, size_t want)
 	return true;
 }
 
-/* Decode a record whose checksum held; false if its counts overrun it. */
-static bool decode(struct hbr_agent_entry *e, const uint8_t *p, size_t len)
+/* The chunk count and chunks at p, up to end, appended to e. */
+static bool decode_chunks(struct hbr_agent_entry *e, const uint8_t *p,
+                          const uint8_t *end)
 {
-	const uint8_t *end = p + len;
-	size_t plen, n;
+	size_t n;
 
-	hbr_agent_entry_clear(e);
-	e->type = 'f';
-	plen = (size_t)get_u(p, 2);
-	p += 2;
-	if ((size_t)(end - p) < plen + 1 + 32 + 4)
-		return false;
-	(void)hbr_buf_put(&e->path, p, plen);
-	p += plen;
-	e->sparse = *p++ != 0;
-	e->size = get_u(p, 8);
-	e->mtime_ns = (int64_t)get_u(p + 8, 8);
-	e->ctime_ns = (int64_t)get_u(p + 16, 8);
-	e->ino = get_u(p + 24, 8);
-	n = (size_t)get_u(p + 32, 4);
-	p += 36;
-	if ((size_t)(end - p) / 16 < n)
-		return false;
-	for (size_t i = 0; i < n; i++, p += 16)
-		hbr_agent_entry_add_extent(e, get_u(p, 8), get_u(p + 8, 8));
 	if (end - p < 4)
 		return false;
 	n = (size_t)get_u(p, 4);
@@ -240,26 +285,90 @@ static bool decode(struct hbr_agent_entry *e, const uint8_t *p, size_t len)
 	return p == end;
 }
 
-int hbr_agent_index_next(struct hbr_agent_index_reader *r,
-                         struct hbr_agent_entry *e)
+/* Decode a record whose checksum held, a file's (e cleared first) or a
+ * continuation (appended to e) as want_more says; false if it is the
+ * other kind or its counts overrun it. */
+static bool decode(struct hbr_agent_entry *e, bool *more, const uint8_t *p,
+                   size_t len, bool want_more)
+{
+	const uint8_t *end = p + len;
+	size_t plen, n;
+	unsigned flags;
+
+	plen = (size_t)get_u(p, 2);
+	p += 2;
+	if ((plen == 0) != want_more || (size_t)(end - p) < plen + 1)
+		return false;
+	if (want_more) {
+		*more = (*p & FLAG_MORE) != 0;
+		return decode_chunks(e, p + 1, end);
+	}
+	hbr_agent_entry_clear(e);
+	e->type = 'f';
+	if ((size_t)(end - p) < plen + 1 + 32 + 4)
+		return false;
+	(void)hbr_buf_put(&e->path, p, plen);
+	p += plen;
+	flags = *p++;
+	e->sparse = (flags & FLAG_SPARSE) != 0;
+	*more = (flags & FLAG_MORE) != 0;
+	e->size = get_u(p, 8);
+	e->mtime_ns = (int64_t)get_u(p + 8, 8);
+	e->ctime_ns = (int64_t)get_u(p + 16, 8);
+	e->ino = get_u(p + 24, 8);
+	n = (size_t)get_u(p + 32, 4);
+	p += 36;
+	if ((size_t)(end - p) / 16 < n)
+		return false;
+	for (size_t i = 0; i < n; i++, p += 16)
+		hbr_agent_entry_add_extent(e, get_u(p, 8), get_u(p + 8, 8));
+	return decode_chunks(e, p, end);
+}
+
+/* The next record, as decode says; false at the end (*eof) or at a bad
+ * record. */
+static bool next_record(struct hbr_agent_index_reader *r,
+                        struct hbr_agent_entry *e, bool *more, bool want_more,
+                        bool *eof)
 {
 	const uint8_t *p;
 	size_t len;
 
-	if (r->bad || !fill(r, 4))
-		return 0;
+	/* Less than a length left is the end, as a crash leaves it. */
+	*eof = !fill(r, 4);
+	if (*eof)
+		return false;
 	len = (size_t)get_u(r->buf + r->pos, 4);
-	if (len < 8 + 2 || len > RECORD_MAX || !fill(r, 4 + len)) {
-		r->bad++;
-		return 0;
-	}
+	if (len < 8 + 2 + 1 || len > r->record_max || !fill(r, 4 + len))
+		return false;
 	p = r->buf + r->pos + 4;
 	if (get_u(p + len - 8, 8) != XXH3_64bits(p, len - 8) ||
-	    !decode(e, p, len - 8)) {
-		r->bad++;
+	    !decode(e, more, p, len - 8, want_more))
+		return false;
+	r->pos += 4 + len;
+	return true;
+}
+
+int hbr_agent_index_next(struct hbr_agent_index_reader *r,
+                         struct hbr_agent_entry *e)
+{
+	bool more, eof;
+
+	if (r->bad)
+		return 0;
+	if (!next_record(r, e, &more, false, &eof)) {
+		r->bad += !eof;
 		return 0;
 	}
-	r->pos += 4 + len;
+	/* A file whose continuation is missing or bad has no entry: a
+	 * partial chunk list must never be taken for the file's. */
+	while (more) {
+		if (!next_record(r, e, &more, true, &eof)) {
+			r->bad++;
+			hbr_agent_entry_clear(e);
+			return 0;
+		}
+	}
 	return 1;
 }
 

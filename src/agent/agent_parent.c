@@ -172,6 +172,7 @@ struct hbr_agent_parent {
 	size_t pos;
 	bool eof;
 	size_t line_no;
+	json_t *ahead; /* the line after a file's last, read to find it */
 	struct hbr_agent_entry cur;
 	bool have_cur, done;
 	size_t bad;
@@ -253,6 +254,7 @@ void hbr_agent_parent_free(struct hbr_agent_parent *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	hbr_buf_release(&p->buf);
+	json_decref(p->ahead);
 	hbr_agent_entry_release(&p->cur);
 	hbr_free(p);
 }
@@ -300,11 +302,69 @@ static bool next_line(struct hbr_agent_parent *p, const char **line,
 	}
 }
 
-/* Move the cursor to the next entry line; false at the end. */
-static bool advance(struct hbr_agent_parent *p)
+static void note_bad(struct hbr_agent_parent *p)
+{
+	if (!p->bad++)
+		hbr_log_warn("parent tree line %zu: %s", p->line_no,
+		             hbr_error_msg());
+}
+
+/* The next line after the header, parsed (owned); NULL at the end, or
+ * with *bad for a line that does not parse. */
+static json_t *next_json(struct hbr_agent_parent *p, bool *bad)
 {
 	const char *line;
 	size_t len;
+	json_t *o;
+
+	*bad = false;
+	if (p->ahead) {
+		o = p->ahead;
+		p->ahead = NULL;
+		return o;
+	}
+	while (next_line(p, &line, &len)) {
+		json_error_t jerr;
+
+		if (p->line_no++ == 0)
+			continue; /* the header */
+		if (!(o = json_loadb(line, len, 0, &jerr))) {
+			(void)hbr_error_set(HBR_ECORRUPT, "%s", jerr.text);
+			*bad = true;
+		}
+		return o;
+	}
+	return NULL;
+}
+
+/* The continuation lines of the file in cur, appended to it; the line
+ * after them is kept for the next entry. A line that does not parse
+ * might have been one of them, so the entry is refused: reusing part of
+ * a file's chunk list would store a wrong file. */
+static int read_more(struct hbr_agent_parent *p)
+{
+	int error = 0;
+	json_t *o;
+	bool bad;
+
+	for (;;) {
+		if (!(o = next_json(p, &bad)))
+			return bad ? HBR_ECORRUPT : error;
+		if (!hbr_agent_line_is_more(o)) {
+			p->ahead = o;
+			return error;
+		}
+		if (!error)
+			error = hbr_agent_entry_decode_more(&p->cur, o);
+		json_decref(o);
+	}
+}
+
+/* Move the cursor to the next entry; false at the end. */
+static bool advance(struct hbr_agent_parent *p)
+{
+	json_t *o;
+	bool bad;
 
 	if (p->idx) {
 		if (hbr_agent_index_next(p->idx, &p->cur) == 1)
@@ -315,22 +375,26 @@ static bool advance(struct hbr_agent_parent *p)
 			             " again");
 		return false;
 	}
-	while (next_line(p, &line, &len)) {
-		json_error_t jerr;
-		json_t *o;
+	while ((o = next_json(p, &bad)) || bad) {
 		int error;
 
-		if (p->line_no++ == 0)
-			continue; /* the header */
-		o = json_loadb(line, len, 0, &jerr);
-		error = o ? hbr_agent_entry_decode(&p->cur, o) :
-		            hbr_error_set(HBR_ECORRUPT, "%s", jerr.text);
+		if (!o) {
+			note_bad(p);
+			continue;
+		}
+		/* A continuation of an entry refused below: skipped with
+		 * it. */
+		if (hbr_agent_line_is_more(o)) {
+			json_decref(o);
+			continue;
+		}
+		error = hbr_agent_entry_decode(&p->cur, o);
 		json_decref(o);
+		if (error == 0 && p->cur.type == 'f')
+			error = read_more(p);
 		if (error == 0)
 			return true;
-		if (!p->bad++)
-			hbr_log_warn("parent tree line %zu: %s", p->line_no,
-			             hbr_error_msg());
+		note_bad(p);
 	}
 	return false;
 }

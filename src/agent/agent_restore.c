@@ -62,6 +62,9 @@ struct restore {
 	const char *target; /* "" for the original paths */
 	bool root; /* may chown and mknod */
 
+	/* A regular file's entry, held while continuation lines add to its
+	 * chunk list. */
+	struct item *file;
 	struct item **queue; /* ring */
 	size_t q_cap, q_head, q_n;
 	size_t fetch_pos; /* queue offset of the first item with chunks to ask */
@@ -589,24 +592,12 @@ static int pump(struct restore *r, bool final)
 
 /* ---- the tree ------------------------------------------------------ */
 
-static int on_entry(json_t *line, size_t line_no, void *payload)
+/* An entry, whole: filtered, then made or queued. */
+static int place(struct restore *r, struct item *it)
 {
-	struct restore *r = payload;
-	struct item *it;
 	char *target = NULL;
 	int error;
 
-	if (line_no == 0)
-		return 0;
-	if (hbr_agent_job_stopped(r->job))
-		return HBR_ECONFLICT;
-	it = hbr_calloc(1, sizeof(*it));
-	it->fd = -1;
-	hbr_agent_entry_init(&it->e);
-	if ((error = hbr_agent_entry_decode(&it->e, line)) < 0) {
-		item_free(it);
-		return error; /* a corrupt tree fails the job */
-	}
 	if (it->e.type == 'd' ?
 	            !hbr_agent_filter_descend(&r->filter, it->e.path.ptr) :
 	            !hbr_agent_filter_keep(&r->filter, it->e.path.ptr)) {
@@ -635,6 +626,48 @@ static int on_entry(json_t *line, size_t line_no, void *payload)
 	return 0;
 }
 
+static int place_file(struct restore *r)
+{
+	struct item *it = r->file;
+
+	r->file = NULL;
+	return it ? place(r, it) : 0;
+}
+
+static int on_entry(json_t *line, size_t line_no, void *payload)
+{
+	struct restore *r = payload;
+	struct item *it;
+	int error;
+
+	if (line_no == 0)
+		return 0;
+	if (hbr_agent_job_stopped(r->job))
+		return HBR_ECONFLICT;
+	/* A corrupt tree fails the job. */
+	if (hbr_agent_line_is_more(line))
+		return r->file ?
+		               hbr_agent_entry_decode_more(&r->file->e, line) :
+		               hbr_error_set(HBR_ECORRUPT,
+		                             "tree line %zu continues no"
+		                             " regular file",
+		                             line_no);
+	if ((error = place_file(r)) < 0)
+		return error;
+	it = hbr_calloc(1, sizeof(*it));
+	it->fd = -1;
+	hbr_agent_entry_init(&it->e);
+	if ((error = hbr_agent_entry_decode(&it->e, line)) < 0) {
+		item_free(it);
+		return error;
+	}
+	if (it->e.type == 'f') {
+		r->file = it;
+		return 0;
+	}
+	return place(r, it);
+}
+
 /* Totals for progress: one quick pass over the tree. */
 struct totals {
 	const struct hbr_agent_filter *f;
@@ -647,7 +680,7 @@ static int count_entry(json_t *line, size_t line_no, void *payload)
 	const char *p = json_string_value(json_object_get(line, "p"));
 	const char *type = json_string_value(json_object_get(line, "t"));
 
-	if (line_no == 0)
+	if (line_no == 0 || hbr_agent_line_is_more(line))
 		return 0;
 	if (p && (t->f->n_include || t->f->n_exclude) &&
 	    !hbr_agent_filter_keep(t->f, p) &&
@@ -740,6 +773,8 @@ int hbr_agent_restore_tree(struct hbr_agent_job *job, const char *tree_path,
 	atomic_store(&job->items_total, t.items);
 	error = hbr_agent_tree_read(tree_path, on_entry, &r);
 	if (!error)
+		error = place_file(&r);
+	if (!error)
 		error = pump(&r, true);
 	if (!error && !hbr_agent_job_stopped(job)) {
 		finish_links(&r);
@@ -748,6 +783,8 @@ int hbr_agent_restore_tree(struct hbr_agent_job *job, const char *tree_path,
 	hbr_log_debug("job %s: %" PRIu64 " fetches took %.2f s", job->id,
 	              r.n_fetches, (double)r.ns_fetch / 1e9);
 out:
+	if (r.file)
+		item_free(r.file);
 	while (r.q_n) {
 		item_free(queue_at(&r, 0));
 		r.q_head = (r.q_head + 1) % r.q_cap;

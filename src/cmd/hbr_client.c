@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <unistd.h>
 #include <sys/utsname.h>
+#include "agent/agent_entry.h"
 #include "agent/agent_rpc.h"
 #include "agent/agent_run.h"
 #include "agent/agent_state.h"
@@ -215,6 +216,11 @@ static int cmd_run(const struct options *o)
 	/* HBR_LOG=debug: where a job's time goes. */
 	if (getenv("HBR_LOG") && !strcmp(getenv("HBR_LOG"), "debug"))
 		hbr_log_set_level(HBR_LOG_DEBUG);
+	/* For tests only: a few chunks a tree line, so that a small file
+	 * has continuation lines. */
+	if (getenv("HBR_AGENT_TREE_LINE_CHUNKS"))
+		hbr_agent_set_line_chunks((size_t)strtoul(
+		        getenv("HBR_AGENT_TREE_LINE_CHUNKS"), NULL, 10));
 	add_facts(&facts, o->hostname);
 	ro.state_dir = o->state_dir;
 	ro.once = o->once;

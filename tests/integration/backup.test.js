@@ -34,6 +34,13 @@ function registerAgent(srv, inst, stateDir) {
   return JSON.parse(r.stdout);
 }
 
+/** Chunks of changed files the agent matched by fingerprint (HBR_LOG=debug). */
+function fpMatched(stderr) {
+  const m = /(\d+) chunks \(([\d.]+) MiB\) of changed files matched/.exec(stderr);
+  assert.ok(m, `no fingerprint line in:\n${stderr.slice(-2000)}`);
+  return Number(m[1]);
+}
+
 /** hbr-client run --once to the end; returns {status, stderr}. */
 function runOnce(stateDir, wrap = [], env = process.env) {
   const args = [...wrap, clientPath(), 'run', '--once', '--state-dir', stateDir];
@@ -375,6 +382,79 @@ describe('backup and restore', { timeout: 600_000 }, () => {
       await restore(s.SnapshotId, C, dst, `restore of version ${i + 1}`);
       const got = fs.readFileSync(path.join(dst, big));
       assert.ok(got.equals(v.bytes), `version ${i + 1} restored ${got.length} bytes, differing from the ${v.bytes.length} backed up`);
+    }
+  });
+
+  test('a file whose chunk list spans many tree lines backs up, changes and restores byte for byte', T, async () => {
+    // Four chunks a tree line (HBR_AGENT_TREE_LINE_CHUNKS, for tests
+    // only) make a 20 MiB image what a file of terabytes is with the
+    // default: an entry line, then continuation lines ("c+").
+    const V = { inst: uniq('i-v') };
+    await installClients(api, [V.inst]);
+    V.state = path.join(work, `state-${V.inst}`);
+    registerAgent(srv, V.inst, V.state);
+    V.src = path.join(work, 'src-v');
+    fs.mkdirSync(V.src, { recursive: true });
+    const img = path.join(V.src, 'vm.img');
+    const after = path.join(V.src, 'z-after.txt');
+    let data = noise('vm-a', 20 * MiB);
+    fs.writeFileSync(img, data);
+    fs.writeFileSync(after, 'the entry after the image\n');
+    const env = { ...process.env, HBR_AGENT_TREE_LINE_CHUNKS: '4', HBR_LOG: 'debug' };
+    const treesDir = path.join(V.state, 'trees');
+    const cached = (ext) => fs.readdirSync(treesDir).filter((n) => n.endsWith(ext));
+    const versions = [];
+
+    const j1 = await backup(V, 'V first', {}, env);
+    versions.push({ job: j1.JobId, bytes: Buffer.from(data) });
+    const [treeName] = cached('.tree');
+    const lines = fs.readFileSync(path.join(treesDir, treeName), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const at = lines.findIndex((l) => l.p === img);
+    assert.ok(at > 0, 'the image has an entry');
+    assert.equal(lines[at].c.length, 4, 'the entry line carries four chunks');
+    let chunks = [...lines[at].c];
+    let i = at + 1;
+    for (; lines[i] && lines[i]['c+']; i++) {
+      assert.ok(lines[i]['c+'].length >= 1 && lines[i]['c+'].length <= 4, `line ${i}: ${lines[i]['c+'].length} chunks`);
+      assert.deepEqual(Object.keys(lines[i]), ['c+']);
+      chunks = chunks.concat(lines[i]['c+']);
+    }
+    assert.ok(i - at - 1 >= 40, `${i - at - 1} continuation lines for a 20 MiB file at four chunks a line`);
+    assert.equal(chunks.reduce((n, c) => n + c[1], 0), 20 * MiB, 'the lines together cover the file');
+    assert.equal(lines[i].p, after, 'the next entry follows the continuation lines');
+
+    // Changed in the middle and appended to: the parent, read through
+    // the binary index's continuation records, gives the unchanged
+    // chunks by fingerprint.
+    data = Buffer.from(data);
+    noise('vm-b', 256 * 1024).copy(data, 10 * MiB);
+    data = Buffer.concat([data, noise('vm-c', 3 * MiB)]);
+    fs.writeFileSync(img, data);
+    const j2 = await backup(V, 'V changed', {}, env);
+    assert.match(j2.stderr, /index is cached/);
+    assert.ok(fpMatched(j2.stderr) >= 200, `only ${fpMatched(j2.stderr)} chunks matched by fingerprint`);
+    assert.ok(j2.ActualBytes < 5 * MiB, `the change stored ${j2.ActualBytes} bytes`);
+    versions.push({ job: j2.JobId, bytes: Buffer.from(data) });
+
+    // Without the index, the JSON parent tree's continuation lines.
+    for (const n of cached('.idx')) fs.rmSync(path.join(treesDir, n));
+    data = Buffer.concat([data, noise('vm-d', 1 * MiB)]);
+    fs.writeFileSync(img, data);
+    const j3 = await backup(V, 'V appended, parent from its JSON tree', {}, env);
+    assert.match(j3.stderr, /tree is cached/);
+    assert.ok(fpMatched(j3.stderr) >= 200, `only ${fpMatched(j3.stderr)} chunks matched by fingerprint`);
+    assert.ok(j3.ActualBytes < 3 * MiB, `the append stored ${j3.ActualBytes} bytes`);
+    versions.push({ job: j3.JobId, bytes: Buffer.from(data) });
+
+    const snaps = await snapshotsOf(api, vaultId, V.inst);
+    for (const [k, v] of versions.entries()) {
+      const s = snaps.find((x) => x.JobId === v.job);
+      assert.ok(s, `snapshot of version ${k + 1}`);
+      const dst = path.join(work, `restore-v${k + 1}`);
+      await restore(s.SnapshotId, V, dst, `restore of version ${k + 1}`);
+      const got = fs.readFileSync(path.join(dst, img));
+      assert.ok(got.equals(v.bytes), `version ${k + 1} restored ${got.length} bytes, differing from the ${v.bytes.length} backed up`);
+      assert.equal(fs.readFileSync(path.join(dst, after), 'utf8'), 'the entry after the image\n');
     }
   });
 

@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "agent/agent_entry.h"
+#include "core/tree_scan.h"
 #include "util/error.h"
+
+#define ID64 "00000000000000000000000000000000000000000000000000000000000000aa"
 
 static json_t *parse(const struct hbr_buf *line)
 {
@@ -158,6 +161,142 @@ static void test_decode_refuses_bad_lines(void **state)
 	hbr_agent_entry_release(&d);
 }
 
+struct server {
+	struct hbr_idset set;
+	enum hbr_tree_line_kind prev;
+};
+
+static int server_line(const char *text, size_t len, size_t line_no,
+                       void *payload)
+{
+	struct server *s = payload;
+
+	return hbr_tree_line_refs(&s->set, &s->prev, text, len, line_no);
+}
+
+/* The server's verdict on a whole tree, and the ids it collected. */
+static int server_reads(size_t *nids, const char *text, size_t len)
+{
+	struct hbr_tree_reader r;
+	struct server s = { .prev = HBR_TREE_LINE_OTHER };
+	int error;
+
+	hbr_idset_init(&s.set);
+	hbr_tree_reader_init_lines(&r, server_line, &s);
+	if (!(error = hbr_tree_reader_feed(&r, text, len)))
+		error = hbr_tree_reader_finish(&r);
+	*nids = s.set.n;
+	hbr_tree_reader_free(&r);
+	hbr_idset_free(&s.set);
+	return error;
+}
+
+/* A file of more chunks than a line carries: its entry line and the
+ * continuation lines after it, each bounded, decode to the whole list,
+ * and the server collects every id. */
+static void test_continuation_lines(void **state)
+{
+	struct hbr_agent_entry e, d, dir;
+	struct hbr_buf tree = HBR_BUF_INIT;
+	size_t lines = 0, nids, next = 0;
+	const char *p;
+
+	(void)state;
+	hbr_agent_set_line_chunks(3);
+	assert_int_equal(hbr_agent_line_chunks(), 3);
+	hbr_agent_entry_init(&e);
+	hbr_agent_entry_init(&d);
+	hbr_agent_entry_init(&dir);
+	(void)hbr_buf_puts(&e.path, "/vm/disk.img");
+	e.type = 'f';
+	e.size = 10 * 1000;
+	for (int i = 0; i < 10; i++) {
+		uint8_t id[HBR_CHUNK_ID_LEN];
+
+		memset(id, 0x10 + i, sizeof(id));
+		hbr_agent_entry_add_chunk(&e, id, 1000);
+	}
+	(void)hbr_buf_puts(&dir.path, "/vm/z");
+	dir.type = 'd';
+	assert_int_equal(hbr_agent_tree_header(&tree, NULL, 0, "h", 1), 0);
+	assert_int_equal(hbr_agent_entry_encode(&tree, &e), 0);
+	assert_int_equal(hbr_agent_entry_encode(&tree, &dir), 0);
+	/* A directory's entry is one line, whatever it holds. */
+	assert_int_equal(hbr_agent_entry_encode_line(&tree, &dir, &next), 0);
+	assert_int_equal(next, 0);
+	assert_int_equal(server_reads(&nids, tree.ptr, tree.len), 0);
+	assert_int_equal(nids, 10);
+
+	/* Header, entry (3 chunks), 3 + 3 + 1 more, two directories. */
+	for (p = tree.ptr;
+	     (p = memchr(p, '\n', tree.len - (size_t)(p - tree.ptr))); p++)
+		lines++;
+	assert_int_equal(lines, 1 + 1 + 3 + 2);
+	p = memchr(tree.ptr, '\n', tree.len) + 1;
+	for (size_t i = 0; i < 4; i++) {
+		const char *nl =
+		        memchr(p, '\n', tree.len - (size_t)(p - tree.ptr));
+		json_t *o = json_loadb(p, (size_t)(nl - p), 0, NULL);
+
+		assert_non_null(o);
+		assert_int_equal(hbr_agent_line_is_more(o), i > 0);
+		if (i == 0) {
+			assert_int_equal(hbr_agent_entry_decode(&d, o), 0);
+			assert_int_equal(d.n_chunks, 3);
+		} else {
+			/* Not an entry, and no entry after a directory. */
+			assert_int_equal(hbr_agent_entry_decode(&dir, o),
+			                 HBR_ECORRUPT);
+			assert_int_equal(hbr_agent_entry_decode_more(&dir, o),
+			                 HBR_ECORRUPT);
+			assert_int_equal(hbr_agent_entry_decode_more(&d, o), 0);
+		}
+		json_decref(o);
+		p = nl + 1;
+	}
+	assert_int_equal(d.n_chunks, 10);
+	for (size_t i = 0; i < 10; i++)
+		assert_memory_equal(d.chunks[i].id, e.chunks[i].id,
+		                    HBR_CHUNK_ID_LEN);
+
+	hbr_agent_set_line_chunks(0);
+	assert_int_equal(hbr_agent_line_chunks(), HBR_AGENT_LINE_CHUNKS);
+	hbr_buf_release(&tree);
+	hbr_agent_entry_release(&e);
+	hbr_agent_entry_release(&d);
+	hbr_agent_entry_release(&dir);
+}
+
+static void test_continuation_refused(void **state)
+{
+	static const char *const bad[] = {
+		"{\"c+\":[[\"00\",1]]}",       "{\"c+\":[[\"" ID64 "\",-1]]}",
+		"{\"c+\":[[\"" ID64 "\",0]]}", "{\"c+\":5}",
+		"{\"c+\":[],\"t\":\"f\"}",     "{\"c+\":[],\"c\":[]}",
+	};
+	struct hbr_agent_entry d;
+	json_t *o;
+
+	(void)state;
+	hbr_agent_entry_init(&d);
+	o = json_loads("{\"p\":\"/a\",\"t\":\"f\",\"c\":[]}", 0, NULL);
+	assert_int_equal(hbr_agent_entry_decode(&d, o), 0);
+	json_decref(o);
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(bad); i++) {
+		o = json_loads(bad[i], 0, NULL);
+		assert_non_null(o);
+		assert_true(hbr_agent_line_is_more(o));
+		assert_int_equal(hbr_agent_entry_decode_more(&d, o),
+		                 HBR_ECORRUPT);
+		json_decref(o);
+	}
+	o = json_loads("{\"c+\":[[\"" ID64 "\",7]]}", 0, NULL);
+	assert_int_equal(hbr_agent_entry_decode_more(&d, o), 0);
+	assert_int_equal(d.n_chunks, 1);
+	json_decref(o);
+	hbr_agent_entry_release(&d);
+}
+
 static void test_utf8_validity(void **state)
 {
 	(void)state;
@@ -196,6 +335,8 @@ int main(void)
 		cmocka_unit_test(test_file_round_trip),
 		cmocka_unit_test(test_names_that_are_not_utf8_travel_as_hex),
 		cmocka_unit_test(test_decode_refuses_bad_lines),
+		cmocka_unit_test(test_continuation_lines),
+		cmocka_unit_test(test_continuation_refused),
 		cmocka_unit_test(test_utf8_validity),
 		cmocka_unit_test(test_tree_header),
 	};

@@ -190,6 +190,53 @@ static void torn_and_altered_end_early(void **state)
 	}
 }
 
+/* Files of more chunks than a record carries continue on continuation
+ * records; a damaged one never hands out part of a file's list (the
+ * reads check every chunk of every entry they get). */
+static void continued_records(void **state)
+{
+	char path[4096];
+	struct stat st;
+	unsigned all = n_files(), got;
+	int fd;
+
+	hbr_agent_set_line_chunks(1);
+	write_index(*state, "s-3");
+	hbr_agent_index_path(path, sizeof(path), *state, "s-3");
+	assert_int_equal(read_back(path), all);
+	assert_int_equal(stat(path, &st), 0);
+	for (off_t at = st.st_size / 3; at < st.st_size; at += st.st_size / 5) {
+		uint8_t c;
+
+		write_index(*state, "s-3");
+		fd = open(path, O_RDWR);
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, &c, 1, at), 1);
+		c ^= 0x01;
+		assert_int_equal(pwrite(fd, &c, 1, at), 1);
+		close(fd);
+		got = read_back(path);
+		assert_true(got < all);
+	}
+	hbr_agent_set_line_chunks(0);
+}
+
+/* An index written before continuation records (magic 01: one record a
+ * file) still reads. */
+static void version_1_reads(void **state)
+{
+	char path[4096];
+	int fd;
+
+	write_index(*state, "s-4");
+	hbr_agent_index_path(path, sizeof(path), *state, "s-4");
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "HBRIDX01", 8, 0), 8);
+	close(fd);
+	assert_int_equal(read_back(path), n_files());
+}
+
 static void aborted_leaves_nothing(void **state)
 {
 	struct hbr_agent_index_writer w;
@@ -213,6 +260,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(round_trip),
+		T(continued_records),
+		T(version_1_reads),
 		T(torn_and_altered_end_early),
 		T(aborted_leaves_nothing),
 	};
