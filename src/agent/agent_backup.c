@@ -523,6 +523,19 @@ out:
 	return error;
 }
 
+/* A snapshot's cached tree, index and fingerprints. */
+static void drop_cache(const char *state_dir, const char *snapshot_id)
+{
+	char path[HBR_AGENT_FILE_MAX];
+
+	hbr_agent_tree_cache_path(path, sizeof(path), state_dir, snapshot_id);
+	(void)unlink(path);
+	hbr_agent_fp_path(path, sizeof(path), state_dir, snapshot_id);
+	(void)unlink(path);
+	hbr_agent_index_path(path, sizeof(path), state_dir, snapshot_id);
+	(void)unlink(path);
+}
+
 /* Keep the committed tree as the next backup's parent; the old parent's
  * copy is not needed any more. */
 static void cache_tree(struct backup *b, const char *snapshot_id)
@@ -549,17 +562,8 @@ static void cache_tree(struct backup *b, const char *snapshot_id)
 			hbr_log_warn("job %s: cannot keep the fingerprints: %s",
 			             b->job->id, hbr_error_msg());
 	}
-	if (b->parent_id && strcmp(b->parent_id, snapshot_id)) {
-		hbr_agent_tree_cache_path(path, sizeof(path), b->job->state_dir,
-		                          b->parent_id);
-		(void)unlink(path);
-		hbr_agent_fp_path(path, sizeof(path), b->job->state_dir,
-		                  b->parent_id);
-		(void)unlink(path);
-		hbr_agent_index_path(path, sizeof(path), b->job->state_dir,
-		                     b->parent_id);
-		(void)unlink(path);
-	}
+	if (b->parent_id && strcmp(b->parent_id, snapshot_id))
+		drop_cache(b->job->state_dir, b->parent_id);
 }
 
 static void teardown(struct backup *b)
@@ -802,10 +806,17 @@ int hbr_agent_backup_run(struct hbr_agent_job *job)
 	int error = attempt(job, true);
 
 	if (error == HBR_ENOTFOUND && !hbr_agent_job_stopped(job)) {
+		const char *parent = json_string_value(
+		        json_object_get(job->start, "ParentSnapshotId"));
+
 		/* The parent named chunks the vault no longer has (or never
-		 * had): read everything and check every chunk. */
+		 * had): read everything and check every chunk. Its cache is
+		 * what named them, and the rerun commits without a parent,
+		 * so nothing else would ever remove it. */
 		hbr_log_warn("job %s: backing up again without the parent",
 		             job->id);
+		if (parent && parent[0] && !strchr(parent, '/'))
+			drop_cache(job->state_dir, parent);
 		error = attempt(job, false);
 		if (error == HBR_ENOTFOUND)
 			(void)hbr_agent_job_fail(job, error,

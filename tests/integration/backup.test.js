@@ -11,7 +11,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { clientPath, makeTempDir, sleep, startServer } = require('./lib/hbr');
+const { clientPath, hbrdPath, makeTempDir, sleep, startServer } = require('./lib/hbr');
 const {
   Api, ID, assertError, createPlan, createVault, installClients, uniq,
 } = require('./lib/api');
@@ -39,6 +39,19 @@ function fpMatched(stderr) {
   const m = /(\d+) chunks \(([\d.]+) MiB\) of changed files matched/.exec(stderr);
   assert.ok(m, `no fingerprint line in:\n${stderr.slice(-2000)}`);
   return Number(m[1]);
+}
+
+/** hbrd vault VERB --data-dir DIR VAULT_ID, as its own process. */
+function vaultCmd(dataDir, verb, vaultId) {
+  return new Promise((resolve) => {
+    const p = spawn(hbrdPath(), ['vault', verb, '--data-dir', dataDir, vaultId], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    p.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
 }
 
 /** hbr-client run --once to the end; returns {status, stderr}. */
@@ -456,6 +469,71 @@ describe('backup and restore', { timeout: 600_000 }, () => {
       assert.ok(got.equals(v.bytes), `version ${k + 1} restored ${got.length} bytes, differing from the ${v.bytes.length} backed up`);
       assert.equal(fs.readFileSync(path.join(dst, after), 'utf8'), 'the entry after the image\n');
     }
+  });
+
+  test('a commit refused for a reclaimed parent chunk (ChunkNotExist) reruns without the parent and completes', T, async () => {
+    // The fallback is for an agent whose cached parent names chunks the
+    // vault no longer has. The server side is real (a snapshot deleted,
+    // its chunks reclaimed); the agent side is made so: the parent's
+    // cache is replaced by the deleted snapshot's, saved beforehand.
+    const R = { inst: uniq('i-r') };
+    await installClients(api, [R.inst]);
+    R.state = path.join(work, `state-${R.inst}`);
+    registerAgent(srv, R.inst, R.state);
+    R.src = path.join(work, 'src-r');
+    fs.mkdirSync(R.src, { recursive: true });
+    const g = path.join(R.src, 'g.img');
+    const f = path.join(R.src, 'f.txt');
+    const A = noise('cne-a', 2 * MiB);
+    fs.writeFileSync(f, 'a file that never changes\n');
+    fs.writeFileSync(g, A);
+    const treesDir = path.join(R.state, 'trees');
+    const debug = { ...process.env, HBR_LOG: 'debug' };
+
+    const j1 = await backup(R, 'R first', {}, debug);
+    const s1 = (await snapshotsOf(api, vaultId, R.inst)).find((x) => x.JobId === j1.JobId).SnapshotId;
+    const saved = {};
+    for (const ext of ['.tree', '.idx', '.fp']) {
+      saved[ext] = fs.readFileSync(path.join(treesDir, s1 + ext));
+    }
+
+    fs.writeFileSync(g, noise('cne-b', 2 * MiB));
+    const j2 = await backup(R, 'R second', {}, debug);
+    const s2 = (await snapshotsOf(api, vaultId, R.inst)).find((x) => x.JobId === j2.JobId).SnapshotId;
+    assert.equal(fs.existsSync(path.join(treesDir, `${s1}.tree`)), false, 'the first parent\'s cache went with the second commit');
+
+    // S1 alone held A's chunks: delete it and reclaim them.
+    await api.ok('DeleteSnapshot', { SnapshotId: s1 });
+    const gc = await vaultCmd(srv.dataDir, 'gc', vaultId);
+    assert.equal(gc.code, 0, `vault gc: ${gc.stdout} ${gc.stderr}`);
+
+    // g holds A again; the cache under S2's name says so, naming A's
+    // reclaimed chunks, so the agent neither checks nor uploads them.
+    fs.writeFileSync(g, A);
+    for (const [ext, bytes] of Object.entries(saved)) fs.writeFileSync(path.join(treesDir, s2 + ext), bytes);
+    const want = describeTree(R.src);
+    const j3 = await backup(R, 'R with a stale parent', {}, debug);
+    assert.match(j3.stderr, /incremental from /);
+    assert.match(j3.stderr, /the commit refused/);
+    assert.match(j3.stderr, /backing up again without the parent/);
+    assert.ok(j3.ActualBytes >= 2 * MiB * 0.9, `the rerun stored A again: ${j3.ActualBytes} bytes`);
+    const snaps = await snapshotsOf(api, vaultId, R.inst);
+    assert.deepEqual(snaps.map((x) => x.JobId).sort(), [j2.JobId, j3.JobId].sort());
+    const s3 = snaps.find((x) => x.JobId === j3.JobId);
+    assert.equal(s3.Status, 'COMPLETE');
+    // The stale cache is gone; the new snapshot's is the next parent.
+    const left = fs.readdirSync(treesDir).sort();
+    assert.deepEqual(left, [`${s3.SnapshotId}.fp`, `${s3.SnapshotId}.idx`, `${s3.SnapshotId}.tree`]);
+
+    const dst = path.join(work, 'restore-r');
+    await restore(s3.SnapshotId, R, dst, 'restore after the rerun');
+    assertSameTree(want, describeTree(path.join(dst, R.src)), 'snapshot of the rerun');
+    assert.ok(fs.readFileSync(path.join(dst, g)).equals(A));
+
+    // And the next backup is an ordinary incremental from it.
+    const j4 = await backup(R, 'R after the rerun', {}, debug);
+    assert.match(j4.stderr, /incremental from /);
+    assert.doesNotMatch(j4.stderr, /backing up again/);
   });
 
   test('an agent key cannot touch another client\'s jobs or data', T, async () => {
