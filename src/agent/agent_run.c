@@ -285,6 +285,11 @@ static bool listed(const json_t *ans, const char *id)
 	return false;
 }
 
+static bool still_held(const char *id, void *payload)
+{
+	return listed(payload, id);
+}
+
 /* Start what the poll listed, within MaxWorker. */
 static void schedule(struct run *r, const json_t *ans)
 {
@@ -426,6 +431,18 @@ int hbr_agent_run(const struct hbr_agent_run_opts *o)
 				        true);
 				hbr_log_info("--once: %zu job(s) to run",
 				             r.n_wanted);
+			}
+			/* Before any job runs: what an agent killed mid-job
+			 * left, unless the job is listed again (it reruns and
+			 * starts its files afresh). */
+			if (first) {
+				size_t n = hbr_agent_state_sweep(
+				        o->state_dir, still_held, ans);
+
+				if (n)
+					hbr_log_info("removed %zu file(s) that"
+					             " interrupted jobs left",
+					             n);
 			}
 			first = false;
 			schedule(&r, ans);

@@ -1,7 +1,10 @@
-/* The agent's state directory: credentials and the instance id. */
+/* The agent's state directory: credentials, the instance id, and the
+ * sweep of what interrupted jobs left. */
 #include "common.h"
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "agent/agent_state.h"
 #include "auth/sig.h"
@@ -163,4 +166,56 @@ out:
 	json_decref(o);
 	hbr_free(text);
 	return error;
+}
+
+static bool ends_with(const char *s, size_t len, const char *suffix,
+                      size_t *stem)
+{
+	size_t n = strlen(suffix);
+
+	if (len <= n || strcmp(s + len - n, suffix))
+		return false;
+	*stem = len - n;
+	return true;
+}
+
+size_t hbr_agent_state_sweep(const char *state_dir,
+                             bool (*keep)(const char *job_id, void *payload),
+                             void *payload)
+{
+	/* Longest first: "x.idx.part" is job x's, not job "x.idx"'s. */
+	static const char *const per_job[] = { ".idx.part", ".part",
+		                               ".restore" };
+	char dir[PATH_MAX_ST], path[PATH_MAX_ST];
+	struct dirent *d;
+	size_t removed = 0;
+	DIR *dh;
+
+	if (path_in(dir, sizeof(dir), state_dir, "trees") < 0 ||
+	    !(dh = opendir(dir)))
+		return 0;
+	while ((d = readdir(dh))) {
+		size_t len = strlen(d->d_name), stem = 0;
+		bool drop = ends_with(d->d_name, len, ".tmp", &stem);
+
+		for (size_t i = 0; !drop && i < HBR_ARRAY_SIZE(per_job); i++) {
+			char id[HBR_AGENT_ID_MAX];
+
+			if (!ends_with(d->d_name, len, per_job[i], &stem))
+				continue;
+			if (stem < sizeof(id)) {
+				memcpy(id, d->d_name, stem);
+				id[stem] = '\0';
+				drop = !keep || !keep(id, payload);
+			} else {
+				drop = true; /* no job has such an id */
+			}
+			break;
+		}
+		if (drop && path_in(path, sizeof(path), dir, d->d_name) == 0 &&
+		    unlink(path) == 0)
+			removed++;
+	}
+	closedir(dh);
+	return removed;
 }

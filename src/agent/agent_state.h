@@ -34,4 +34,18 @@ int hbr_agent_state_save(const char *state_dir,
  * is not what hbr_agent_state_save writes. */
 int hbr_agent_state_load(struct hbr_agent_state *out, const char *state_dir);
 
+/*
+ * Remove what backups and restores cut short left in DIR/trees: a job's
+ * <job>.part and <job>.idx.part (its tree and index being written),
+ * <job>.restore (a restore's fetched tree) and any *.tmp (a fetch or a
+ * durable write in progress). A job that runs again starts those afresh,
+ * but one that never does (cancelled, deleted, failed while the agent was
+ * down) would leave them for ever. The files of a job keep(id, payload)
+ * says is still held are kept. Call it before any job runs. Returns how
+ * many were removed.
+ */
+size_t hbr_agent_state_sweep(const char *state_dir,
+                             bool (*keep)(const char *job_id, void *payload),
+                             void *payload);
+
 #endif

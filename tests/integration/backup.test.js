@@ -303,6 +303,26 @@ describe('backup and restore', { timeout: 600_000 }, () => {
     assertSameTree(want, describeTree(path.join(dst, X.src)), 'after agent kill -9');
   });
 
+  test('kill -9 of the agent, then the job cancelled: the next start removes its partial files', T, async () => {
+    const X = { inst: uniq('i-o') };
+    await installClients(api, [X.inst]);
+    X.state = path.join(work, 'state-o');
+    registerAgent(srv, X.inst, X.state);
+    const jobId = await slowJob(X, 4);
+    const agent = spawnAgent(X.state);
+    await waitJob(api, jobId, started, 'slow job starts');
+    agent.proc.kill('SIGKILL');
+    await agent.exited;
+    const trees = path.join(X.state, 'trees');
+    const partial = () => fs.readdirSync(trees).filter((n) => n.endsWith('.part') || n.endsWith('.tmp'));
+    assert.deepEqual(partial().sort(), [`${jobId}.idx.part`, `${jobId}.part`], 'the killed backup left its tree and index');
+    await api.ok('CancelBackupJob', { JobId: jobId });
+    const r = runOnce(X.state);
+    assert.equal(r.status, 0, `agent after the cancel: ${r.stderr.slice(-2000)}`);
+    assert.deepEqual(partial(), [], 'nothing of the cancelled job is left');
+    assert.match(r.stderr, /removed 2 file\(s\) that interrupted jobs left/);
+  });
+
   test('kill -9 of hbrd mid-upload: after a restart the job completes and restores', T, async () => {
     const X = { inst: uniq('i-s') };
     await installClients(api, [X.inst]);

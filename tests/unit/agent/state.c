@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "agent/agent_state.h"
 #include "util/error.h"
@@ -110,6 +112,68 @@ static void test_credentials_round_trip(void **state)
 	assert_int_equal(hbr_agent_state_load(&got, sd), HBR_EINVAL);
 }
 
+/* Not hbr_fs_write_atomic: it removes a stale "<name>.tmp" itself. */
+static void touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static bool held(const char *id, void *payload)
+{
+	return !strcmp(id, payload);
+}
+
+/* What interrupted jobs left goes, but for the job still held; cached
+ * trees, indexes, fingerprints and everything outside trees/ stay. */
+static void test_sweep_leftovers(void **state)
+{
+	static const char *const gone[] = {
+		"job-cancelled.part", "job-cancelled.idx.part",
+		"r-restore1.restore", "s-1.tree.0a1b2c3d.tmp",
+		"s-1.fp.tmp",         "r-restore1.restore.9f8e7d6c.tmp",
+		"job-other.idx.part",
+	};
+	static const char *const kept[] = {
+		"job-held.part", "job-held.idx.part", "s-1.tree", "s-1.idx",
+		"s-1.fp",        "s-1.partial",
+	};
+	const char *dir = *state;
+	char trees[4096], file[4096], job[] = "job-held";
+
+	/* Nothing to sweep yet: no trees/ at all. */
+	assert_int_equal(hbr_agent_state_sweep(dir, held, job), 0);
+	path_in(trees, sizeof(trees), dir, "trees");
+	assert_int_equal(hbr_fs_mkdirs(trees, 0700), 0);
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(gone); i++) {
+		path_in(file, sizeof(file), trees, gone[i]);
+		touch(file);
+	}
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(kept); i++) {
+		path_in(file, sizeof(file), trees, kept[i]);
+		touch(file);
+	}
+	path_in(file, sizeof(file), dir, "credentials.json.tmp");
+	touch(file);
+
+	assert_int_equal(hbr_agent_state_sweep(dir, held, job),
+	                 HBR_ARRAY_SIZE(gone));
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(gone); i++) {
+		path_in(file, sizeof(file), trees, gone[i]);
+		assert_int_equal(access(file, F_OK), -1);
+	}
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(kept); i++) {
+		path_in(file, sizeof(file), trees, kept[i]);
+		assert_int_equal(access(file, F_OK), 0);
+	}
+	path_in(file, sizeof(file), dir, "credentials.json.tmp");
+	assert_int_equal(access(file, F_OK), 0);
+	/* With no job held, the held one's go too. */
+	assert_int_equal(hbr_agent_state_sweep(dir, NULL, NULL), 2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -118,6 +182,7 @@ int main(void)
 		T(test_instance_id_from_machine_id),
 		T(test_instance_id_generated_once),
 		T(test_credentials_round_trip),
+		T(test_sweep_leftovers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
