@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include "cmd/hbrd.h"
 #include "core/pack.h"
+#include "gc/gc_exclusive.h"
 #include "gc/gc_reclaim.h"
 #include "store/store_data.h"
 #include "store/store_reclaim.h"
@@ -35,6 +36,9 @@ struct check {
 	int64_t stored, dead, orphaned, pending;
 	json_t *errors, *exclusive;
 	int64_t nerrors;
+	/* The holders are not exact until migration 11's recount ran: a
+	 * difference then is expected, not an error. */
+	bool excl_pending;
 	/* Objects found missing while reading the rows of one moment:
 	 * asked about again afterwards, since hbrd may have removed them
 	 * since (a pack rewritten, a snapshot reclaimed). */
@@ -250,10 +254,10 @@ static int on_exclusive(const char *client_id, int64_t kept, int64_t counted,
 {
 	struct check *c = payload;
 
-	if (kept != counted)
+	if (kept != counted && !c->excl_pending)
 		problem(c,
-		        "client %s: %lld exclusive bytes kept, but its chunks"
-		        " hold %lld",
+		        "client %s: %lld exclusive bytes kept, but the chunks"
+		        " only its snapshots reference hold %lld",
 		        client_id, (long long)kept, (long long)counted);
 	if (kept)
 		json_object_set_new(c->exclusive, client_id,
@@ -284,10 +288,62 @@ static void recheck_gone(struct check *c)
 	}
 }
 
+/*
+ * Each client's exclusive bytes, and each chunk's count and holders,
+ * against a recount from the refs objects of the snapshots the counts
+ * are made of: the same truth commits and reclamation keep, from
+ * scratch.
+ */
+static void check_exclusive(struct check *c, bool *verified)
+{
+	struct hbr_excl_check x;
+	const struct hbr_excl_verdict *v = &x.verdict;
+
+	*verified = false;
+	/* Known before the per-client callbacks run. */
+	{
+		struct hbr_excl_sources src;
+
+		if (hbr_store_excl_sources(&src, c->s, c->vault_id) < 0) {
+			problem(c, "exclusive bytes: %s", hbr_error_msg());
+			return;
+		}
+		c->excl_pending = src.recount;
+		hbr_excl_sources_free(&src);
+	}
+	if (hbr_reclaim_check_exclusive(&x, c->s, c->v, c->vault_id,
+	                                on_exclusive, c) < 0) {
+		problem(c, "exclusive bytes: %s", hbr_error_msg());
+		return;
+	}
+	/* A refs object missing for this view: reclaimed since (asked
+	 * about again with the others), or damage reported there. */
+	if (!x.verified) {
+		bool listed = false;
+
+		for (size_t i = 0; i < c->ngone_snaps && !listed; i++)
+			listed = !strcmp(c->gone_snaps[i], x.missing);
+		if (!listed)
+			gone_snapshot(c, x.missing);
+		return;
+	}
+	*verified = true;
+	if (v->miscounted)
+		problem(c,
+		        "%lld chunk rows count other than their snapshots'"
+		        " references (%s)",
+		        (long long)v->miscounted, v->miscounted_first);
+	if (v->misheld && !x.pending)
+		problem(c,
+		        "%lld chunk rows say other clients hold them than"
+		        " their snapshots do (%s)",
+		        (long long)v->misheld, v->misheld_first);
+}
+
 static json_t *check_vault(struct check *c)
 {
-	int64_t stray = 0, bad_owners = 0;
-	bool txn;
+	int64_t stray = 0;
+	bool txn, verified = false;
 
 	c->errors = json_array();
 	c->exclusive = json_object();
@@ -321,15 +377,7 @@ static json_t *check_vault(struct check *c)
 		        (long long)stray);
 	if (hbr_store_gc_each_snapshot(c->s, c->vault_id, on_snapshot, c) < 0)
 		problem(c, "snapshots: %s", hbr_error_msg());
-	if (hbr_store_gc_each_exclusive(c->s, c->vault_id, on_exclusive, c) < 0)
-		problem(c, "exclusive bytes: %s", hbr_error_msg());
-	if (hbr_store_gc_bad_owner_refs(&bad_owners, c->s, c->vault_id) < 0)
-		problem(c, "chunk rows: %s", hbr_error_msg());
-	else if (bad_owners)
-		problem(c,
-		        "%lld chunk rows count more references of their"
-		        " owner than references",
-		        (long long)bad_owners);
+	check_exclusive(c, &verified);
 	if (c->nsnaps)
 		qsort(c->snaps, c->nsnaps, sizeof(*c->snaps), cmp_snap);
 	if (hbr_vault_list(c->v, "refs/", on_refs_object, c) < 0)
@@ -339,7 +387,7 @@ static json_t *check_vault(struct check *c)
 	recheck_gone(c);
 	return json_pack(
 	        "{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	        " s:o, s:I, s:o}",
+	        " s:o, s:I, s:o, s:b, s:b}",
 	        "VaultId", c->vault_id, "Clean", c->nerrors == 0, "Packs",
 	        (json_int_t)c->npacks, "Chunks", (json_int_t)c->chunks,
 	        "ChunksVerified", (json_int_t)c->verified, "Snapshots",
@@ -348,7 +396,8 @@ static json_t *check_vault(struct check *c)
 	        "DeadBytes", (json_int_t)c->dead, "OrphanedBytes",
 	        (json_int_t)c->orphaned, "PendingBytes", (json_int_t)c->pending,
 	        "Errors", c->errors, "ErrorCount", (json_int_t)c->nerrors,
-	        "ExclusiveBytes", c->exclusive);
+	        "ExclusiveBytes", c->exclusive, "ExclusiveVerified", verified,
+	        "ExclusiveRecountPending", c->excl_pending);
 }
 
 static void progress(const char *vault_id, const char *step,

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <time.h>
 #include "core/pack.h"
+#include "gc/gc_exclusive.h"
 #include "gc/gc_reclaim.h"
 #include "store/store_data.h"
 #include "store/store_reclaim.h"
@@ -825,6 +826,13 @@ static int reclaim_vault(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		        "reclaim: vault %s: deletions %.3f s, packs %.3f s",
 		        vault_id, (double)(t1 - t0) / 1e9,
 		        (double)(hbr_time_mono_ns() - t1) / 1e9);
+	}
+	if (!error) {
+		bool recounted = false;
+
+		/* Migration 11's, once: after the batches, which it would
+		 * otherwise have to follow. */
+		error = hbr_reclaim_recount(&recounted, s, v, vault_id);
 	}
 	if (!error && cfg->sweep && cfg->only_vault)
 		error = sweep_orphans(st, s, v, vault_id);

@@ -73,7 +73,9 @@ int hbr_store_gc_vaults(char (**out)[HBR_GC_NAME_MAX], size_t *n,
 	                           " UNION SELECT vault_id FROM packs"
 	                           " WHERE live_bytes * 2 < bytes"
 	                           " UNION SELECT vault_id FROM packs"
-	                           " WHERE state IN ('deleting', 'writing')",
+	                           " WHERE state IN ('deleting', 'writing')"
+	                           " UNION SELECT vault_id FROM"
+	                           " exclusive_recount",
 	                           "")) < 0)
 		return rc;
 	return hbr_gc_collect_names(out, n, st);
@@ -276,15 +278,26 @@ enum list_sql {
 	SQL_REFS,
 	/* The rows of a step as they are before it (in its transaction). */
 	SQL_ROWS,
-	/* One group of chunks that lose the same references: refs falls by
-	 * `total`, owner_refs by `mine` (the owner's share), each clamped
-	 * at 0, exactly as computed from the rows read. SET's right-hand
-	 * sides read the row as it was. */
+	/* One group of chunks that lose the same references and are left
+	 * with the same holder: refs falls by `total` (clamped at 0); a
+	 * chunk one client alone holds afterwards has that client as its
+	 * owner and owner_refs = refs, any other chunk no owner and 0.
+	 * SET's right-hand sides read the row as it was. */
 	SQL_LOWER,
 	/* Phase 1's list of what it takes to 0, taken from their rows
 	 * (read in the step, so they exist; the padding's repeats select
 	 * once). */
 	SQL_LIST,
+	/* The shares of the step's shared chunks that keep references. */
+	SQL_SHARES,
+	/* Every share of the chunks that die, or that one client alone
+	 * holds after the step. */
+	SQL_UNSHARE,
+	/* One client's shares that reach 0 (binds: vault, client). */
+	SQL_SHARE_DEL,
+	/* One client's shares that lose the same references (binds: the
+	 * loss, vault, client). */
+	SQL_SHARE_LOWER,
 	SQL_NLIST
 };
 
@@ -301,14 +314,21 @@ static void build_list_sql(void)
 		             " WHERE vault_id = ?",
 		[SQL_LOWER] = "UPDATE chunks SET refs = CASE WHEN refs > ?"
 		              " THEN refs - ? ELSE 0 END,"
-		              " owner_refs = CASE WHEN owner_refs > ?"
-		              " THEN owner_refs - ? ELSE 0 END,"
+		              " owner_refs = CASE WHEN ? = 1 AND refs > ?"
+		              " THEN refs - ? ELSE 0 END, owner = ?,"
 		              " dead_since = CASE WHEN refs > ? THEN"
 		              " dead_since ELSE ? END"
 		              " WHERE vault_id = ? AND refs > 0",
 		[SQL_LIST] = "INSERT INTO gc_zeroed (vault_id, chunk_id)"
 		             " SELECT vault_id, chunk_id FROM chunks"
 		             " WHERE vault_id = ?",
+		[SQL_SHARES] = "SELECT chunk_id, client_id, refs"
+		               " FROM chunk_shares WHERE vault_id = ?",
+		[SQL_UNSHARE] = "DELETE FROM chunk_shares WHERE vault_id = ?",
+		[SQL_SHARE_DEL] = "DELETE FROM chunk_shares WHERE vault_id = ?"
+		                  " AND client_id = ?",
+		[SQL_SHARE_LOWER] = "UPDATE chunk_shares SET refs = refs - ?"
+		                    " WHERE vault_id = ? AND client_id = ?",
 	};
 
 	for (size_t q = 0; q < SQL_NLIST; q++)
@@ -364,10 +384,17 @@ static size_t find_id(const uint8_t *ids, const size_t *at, size_t n,
 struct dec_row {
 	bool found; /* a row with refs > 0 */
 	bool gone; /* deleted with its pack by the step */
+	bool alone; /* its owner's alone before the step */
+	bool alone_after; /* owner's alone after it */
+	bool shared; /* no owner's alone, and keeps references */
+	bool unshare; /* its shares go with the step */
 	int64_t refs, owner_refs, stored_len;
-	int64_t total, mine; /* what the step takes off each */
-	char owner[HBR_ID_MAX]; /* "" for none */
+	int64_t total; /* what the step takes off refs */
+	/* Its owner as read; once planned, its owner after the step ("" for
+	 * none). */
+	char owner[HBR_ID_MAX];
 	char pack_id[HBR_GC_NAME_MAX];
+	size_t share0, nshares; /* its shares read, in dec_step.shares */
 };
 
 /* What a row callback of for_lists gets. */
@@ -420,18 +447,23 @@ static int for_lists(struct hbr_store *s, enum list_sql q, const char *vault_id,
 	return rc < 0 ? rc : 0;
 }
 
-/* The references d takes off chunk i, and its owner's share of them
- * (owner "" for none). */
-static void losses(int64_t *total, int64_t *mine, const struct hbr_gc_dec *d,
-                   size_t i, const char *owner)
+/* The references d takes off chunk i. */
+static int64_t loss_total(const struct hbr_gc_dec *d, size_t i)
 {
-	*total = *mine = 0;
-	for (size_t k = d->first[i]; k < d->first[i + 1]; k++) {
-		*total += d->by[k].count;
-		if (owner && owner[0] &&
-		    !strcmp(owner, d->clients[d->by[k].client]))
-			*mine += d->by[k].count;
-	}
+	int64_t total = 0;
+
+	for (size_t k = d->first[i]; k < d->first[i + 1]; k++)
+		total += d->by[k].count;
+	return total;
+}
+
+/* The references d takes off chunk i that are client's. */
+static int64_t loss_of(const struct hbr_gc_dec *d, size_t i, const char *client)
+{
+	for (size_t k = d->first[i]; k < d->first[i + 1]; k++)
+		if (!strcmp(client, d->clients[d->by[k].client]))
+			return d->by[k].count;
+	return 0;
 }
 
 struct candidates {
@@ -442,10 +474,9 @@ struct candidates {
 static int on_refs(struct hbr_stmt *st, size_t i, void *payload)
 {
 	struct candidates *c = payload;
-	int64_t refs = hbr_stmt_int(st, 1), total, mine;
+	int64_t refs = hbr_stmt_int(st, 1);
 
-	losses(&total, &mine, c->d, i, NULL);
-	c->out[i] = refs > 0 && refs <= total;
+	c->out[i] = refs > 0 && refs <= loss_total(c->d, i);
 	return 0;
 }
 
@@ -547,25 +578,75 @@ static int on_row(struct hbr_stmt *st, size_t i, void *payload)
 	 * damaged count from taking its pack's live bytes twice. */
 	r->found = r->refs > 0;
 	(void)snprintf(r->owner, sizeof(r->owner), "%s", hbr_stmt_text(st, 3));
+	r->alone = r->owner[0] && r->owner_refs > 0 && r->refs == r->owner_refs;
 	return hbr_gc_copy_name(r->pack_id, hbr_stmt_text(st, 4));
 }
 
-/* A chunk's place in the step, by what it loses: equal keys share an
- * UPDATE statement. */
+/* One client's share of a chunk, as read before the step. */
+struct share {
+	size_t i; /* the chunk's index in the step */
+	int64_t refs;
+	char client[HBR_ID_MAX];
+};
+
+/* A change to one client's share of a chunk. */
+struct share_op {
+	bool lower; /* lower by `loss`; else delete */
+	int64_t loss;
+	const char *client; /* in dec_step.shares */
+	size_t i;
+};
+
+static int cmp_share(const void *a, const void *b)
+{
+	const struct share *x = a, *y = b;
+
+	if (x->i != y->i)
+		return x->i < y->i ? -1 : 1;
+	return strcmp(x->client, y->client);
+}
+
+static int cmp_share_op(const void *a, const void *b)
+{
+	const struct share_op *x = a, *y = b;
+	int c;
+
+	if (x->lower != y->lower)
+		return x->lower ? 1 : -1;
+	if ((c = strcmp(x->client, y->client)))
+		return c;
+	if (x->loss != y->loss)
+		return x->loss < y->loss ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* A chunk's place in the step, by what it loses and who holds it
+ * after: equal keys share an UPDATE statement. */
 struct dec_key {
-	int64_t total, mine;
+	int64_t total;
+	bool alone;
+	const char *owner; /* the row's owner after the step */
 	size_t i;
 };
 
 static int cmp_key(const void *a, const void *b)
 {
 	const struct dec_key *x = a, *y = b;
+	int c;
 
 	if (x->total != y->total)
 		return x->total < y->total ? -1 : 1;
-	if (x->mine != y->mine)
-		return x->mine < y->mine ? -1 : 1;
+	if (x->alone != y->alone)
+		return x->alone ? 1 : -1;
+	if ((c = strcmp(x->owner, y->owner)))
+		return c;
 	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static bool same_group(const struct dec_key *a, const struct dec_key *b)
+{
+	return a->total == b->total && a->alone == b->alone &&
+	       !strcmp(a->owner, b->owner);
 }
 
 /* What one transaction of decrements gathers for its last statements. */
@@ -577,39 +658,148 @@ struct dec_step {
 	size_t npb, pcap;
 	struct hbr_owner_delta *deltas;
 	size_t ndeltas, dcap;
+	struct share *shares;
+	size_t nshares, scap;
+	struct share_op *ops;
+	size_t nops, ocap;
 	int64_t zeroed;
 };
 
+static int on_share(struct hbr_stmt *st, size_t i, void *payload)
+{
+	struct dec_step *acc = payload;
+	struct share *sh;
+	const char *client = hbr_stmt_text(st, 1);
+
+	if (strlen(client) >= HBR_ID_MAX)
+		return hbr_error_set(HBR_ECORRUPT,
+		                     "chunk_shares: client id too long: %s",
+		                     client);
+	hbr_grow((void **)&acc->shares, &acc->scap, acc->nshares + 1,
+	         sizeof(*acc->shares));
+	sh = &acc->shares[acc->nshares++];
+	sh->i = i;
+	sh->refs = hbr_stmt_int(st, 2);
+	memcpy(sh->client, client, strlen(client) + 1);
+	return 0;
+}
+
+/*
+ * The shares of the step's shared chunks that keep references: only
+ * they can change hands (a chunk that dies loses every share, one its
+ * owner holds alone has none).
+ */
+static int read_shares(struct dec_step *acc, struct hbr_store *s,
+                       const char *vault_id, const struct hbr_gc_dec *d,
+                       bool zero_only)
+{
+	bool *want = hbr_calloc(d->n ? d->n : 1, sizeof(*want));
+	size_t nwant = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		struct dec_row *r = &acc->rows[i];
+
+		r->total = loss_total(d, i);
+		r->shared = r->found && !r->alone && r->refs > r->total;
+		want[i] = r->shared && !zero_only;
+		nwant += want[i];
+	}
+	if (nwant)
+		rc = for_lists(s, SQL_SHARES, vault_id, d, want, on_share, acc);
+	hbr_free(want);
+	if (rc < 0)
+		return rc;
+	if (acc->nshares)
+		qsort(acc->shares, acc->nshares, sizeof(*acc->shares),
+		      cmp_share);
+	for (size_t k = 0; k < acc->nshares;) {
+		struct dec_row *r = &acc->rows[acc->shares[k].i];
+
+		r->share0 = k;
+		while (k < acc->nshares && &acc->rows[acc->shares[k].i] == r)
+			k++;
+		r->nshares = k - r->share0;
+	}
+	return 0;
+}
+
+/*
+ * Who holds a shared chunk after the step: each client's share loses
+ * its references; a share reaching 0 goes. When a single client's share
+ * is left, and it holds every reference left (it does unless the rows
+ * are damaged, or the chunk's holders were never recounted after
+ * migration 11), that client becomes the owner: the chunk counts in its
+ * exclusive bytes, and its shares go.
+ */
+static void plan_shared(struct dec_step *acc, const struct hbr_gc_dec *d,
+                        size_t i, int64_t refs)
+{
+	struct dec_row *r = &acc->rows[i];
+	const struct share *holder = NULL;
+	size_t nleft = 0;
+
+	r->owner[0] = '\0';
+	for (size_t k = r->share0; k < r->share0 + r->nshares; k++) {
+		const struct share *sh = &acc->shares[k];
+		int64_t loss = loss_of(d, i, sh->client);
+
+		if (sh->refs > loss) {
+			holder = sh;
+			nleft++;
+		}
+	}
+	if (nleft == 1 &&
+	    holder->refs - loss_of(d, i, holder->client) == refs) {
+		r->alone_after = true;
+		r->unshare = true;
+		memcpy(r->owner, holder->client, sizeof(r->owner));
+		hbr_owner_delta_add(&acc->deltas, &acc->ndeltas, &acc->dcap,
+		                    r->owner, r->stored_len);
+		return;
+	}
+	for (size_t k = r->share0; k < r->share0 + r->nshares; k++) {
+		const struct share *sh = &acc->shares[k];
+		int64_t loss = loss_of(d, i, sh->client);
+
+		if (!loss)
+			continue;
+		hbr_grow((void **)&acc->ops, &acc->ocap, acc->nops + 1,
+		         sizeof(*acc->ops));
+		acc->ops[acc->nops++] =
+		        (struct share_op){ sh->refs > loss, loss, sh->client,
+			                   i };
+	}
+}
+
 /*
  * The step's changes, from the rows as read: each chunk loses the
- * references of every client that named it, and its owner's share of
- * them; a chunk reaching 0 takes its stored bytes and pack entry off its
- * pack's live bytes; exclusivity before and after gives each owner's
- * change of exclusive bytes. With zero_only, chunks that keep
- * references are left for phase 2.
+ * references of every client that named it; a chunk reaching 0 takes
+ * its stored bytes and pack entry off its pack's live bytes, and its
+ * owner's exclusive bytes if one client alone held it; a shared chunk
+ * may be left to one client alone (plan_shared). With zero_only, chunks
+ * that keep references are left for phase 2.
  */
 static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d,
                       bool zero_only)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		struct dec_row *r = &acc->rows[i];
-		int64_t refs, o_r;
-		bool was, now;
+		int64_t refs;
 
 		if (!r->found)
 			continue;
-		losses(&r->total, &r->mine, d, i, r->owner);
 		refs = r->refs > r->total ? r->refs - r->total : 0;
 		if (zero_only && refs)
 			continue;
-		o_r = r->owner_refs > r->mine ? r->owner_refs - r->mine : 0;
-		was = r->owner_refs > 0 && r->refs == r->owner_refs;
-		now = o_r > 0 && refs == o_r;
-		if (r->owner[0] && was != now)
-			hbr_owner_delta_add(
-			        &acc->deltas, &acc->ndeltas, &acc->dcap,
-			        r->owner, now ? r->stored_len : -r->stored_len);
 		if (!refs) {
+			if (r->alone)
+				hbr_owner_delta_add(&acc->deltas, &acc->ndeltas,
+				                    &acc->dcap, r->owner,
+				                    -r->stored_len);
+			else
+				r->unshare = true;
+			r->owner[0] = '\0';
 			hbr_grow((void **)&acc->pb, &acc->pcap, acc->npb + 1,
 			         sizeof(*acc->pb));
 			memcpy(acc->pb[acc->npb].pack_id, r->pack_id,
@@ -618,13 +808,20 @@ static void plan_step(struct dec_step *acc, const struct hbr_gc_dec *d,
 			acc->pb[acc->npb++].bytes =
 			        r->stored_len + HBR_PACK_ENTRY_LEN;
 			acc->zeroed++;
+		} else if (r->alone) {
+			/* Another client's losses here would be damage: the
+			 * owner's alone it stays. */
+			r->alone_after = true;
+		} else {
+			plan_shared(acc, d, i, refs);
 		}
 		acc->keys[acc->nkeys++] =
-		        (struct dec_key){ r->total, r->mine, i };
+		        (struct dec_key){ r->total, r->alone_after, r->owner,
+			                  i };
 	}
 }
 
-/* One UPDATE per group of equal losses and IN_MAX ids. */
+/* One UPDATE per group of equal keys and IN_MAX ids. */
 static int lower(struct hbr_store *s, const char *vault_id,
                  struct dec_step *acc, const struct hbr_gc_dec *d, int64_t now)
 {
@@ -639,8 +836,7 @@ static int lower(struct hbr_store *s, const char *vault_id,
 		size_t n = 0, m = 0;
 
 		while (i + m < acc->nkeys && n < IN_MAX &&
-		       acc->keys[i + m].total == g->total &&
-		       acc->keys[i + m].mine == g->mine) {
+		       same_group(&acc->keys[i + m], g)) {
 			size_t at = acc->keys[i + m++].i;
 
 			if (!acc->rows[at].gone)
@@ -651,20 +847,88 @@ static int lower(struct hbr_store *s, const char *vault_id,
 		i += m;
 		if (!n)
 			continue;
-		if ((rc = prepare_list(&st, s, SQL_LOWER, 8, list, n)) < 0)
+		if ((rc = prepare_list(&st, s, SQL_LOWER, 10, list, n)) < 0)
 			break;
 		if ((rc = s->ops->bind_int64(st, 1, g->total)) < 0 ||
 		    (rc = s->ops->bind_int64(st, 2, g->total)) < 0 ||
-		    (rc = s->ops->bind_int64(st, 3, g->mine)) < 0 ||
-		    (rc = s->ops->bind_int64(st, 4, g->mine)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 3, g->alone)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 4, g->total)) < 0 ||
 		    (rc = s->ops->bind_int64(st, 5, g->total)) < 0 ||
-		    (rc = s->ops->bind_int64(st, 6, now)) < 0 ||
-		    (rc = s->ops->bind_text(st, 7, vault_id)) < 0 ||
+		    (rc = s->ops->bind_text(
+		             st, 6, g->owner[0] ? g->owner : NULL)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 7, g->total)) < 0 ||
+		    (rc = s->ops->bind_int64(st, 8, now)) < 0 ||
+		    (rc = s->ops->bind_text(st, 9, vault_id)) < 0 ||
 		    (rc = hbr_stmt_next(st)) < 0) {
 			hbr_stmt_done(st);
 			break;
 		}
 		hbr_stmt_done(st);
+	}
+	hbr_free(list);
+	return rc < 0 ? rc : 0;
+}
+
+/* Run list statement q over list (n ids), its other parameters first:
+ * the vault, then client and, with loss >= 0, the loss before them. */
+static int run_share_list(struct hbr_store *s, enum list_sql q,
+                          const char *vault_id, const char *client,
+                          int64_t loss, const struct id_list *list, size_t n)
+{
+	struct hbr_stmt *st = NULL;
+	int idx = 1, rc;
+
+	if ((rc = prepare_list(&st, s, q,
+	                       1 + (loss >= 0) + 1 + (client != NULL), list,
+	                       n)) < 0)
+		return rc;
+	if ((loss >= 0 && (rc = s->ops->bind_int64(st, idx++, loss)) < 0) ||
+	    (rc = s->ops->bind_text(st, idx++, vault_id)) < 0 ||
+	    (client && (rc = s->ops->bind_text(st, idx++, client)) < 0) ||
+	    (rc = hbr_stmt_next(st)) < 0) {
+		hbr_stmt_done(st);
+		return rc;
+	}
+	hbr_stmt_done(st);
+	return 0;
+}
+
+/* The step's changes to chunk_shares: every share of the chunks marked
+ * unshare, then each client's lowered or emptied shares, one statement
+ * per group and IN_MAX ids. */
+static int write_shares(struct hbr_store *s, const char *vault_id,
+                        struct dec_step *acc, const struct hbr_gc_dec *d)
+{
+	struct id_list *list = hbr_malloc(sizeof(*list));
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < d->n && rc >= 0; i++) {
+		if (acc->rows[i].unshare)
+			memcpy(list->ids[n++], d->ids + i * HBR_CHUNK_ID_LEN,
+			       HBR_CHUNK_ID_LEN);
+		if (n && (n == IN_MAX || i + 1 == d->n)) {
+			rc = run_share_list(s, SQL_UNSHARE, vault_id, NULL, -1,
+			                    list, n);
+			n = 0;
+		}
+	}
+	if (acc->nops)
+		qsort(acc->ops, acc->nops, sizeof(*acc->ops), cmp_share_op);
+	for (size_t i = 0; i < acc->nops && rc >= 0;) {
+		const struct share_op *g = &acc->ops[i];
+
+		for (n = 0; i < acc->nops && n < IN_MAX &&
+		            acc->ops[i].lower == g->lower &&
+		            !strcmp(acc->ops[i].client, g->client) &&
+		            acc->ops[i].loss == g->loss;
+		     i++)
+			memcpy(list->ids[n++],
+			       d->ids + acc->ops[i].i * HBR_CHUNK_ID_LEN,
+			       HBR_CHUNK_ID_LEN);
+		rc = run_share_list(
+		        s, g->lower ? SQL_SHARE_LOWER : SQL_SHARE_DEL, vault_id,
+		        g->client, g->lower ? g->loss : -1, list, n);
 	}
 	hbr_free(list);
 	return rc < 0 ? rc : 0;
@@ -821,13 +1085,15 @@ int hbr_store_gc_decrement(struct hbr_gc_step *out, struct hbr_store *s,
 	else if ((rc = not_listed(want, s, vault_id, d)) < 0)
 		goto fail;
 	if ((rc = for_lists(s, SQL_ROWS, vault_id, d, want, on_row, acc.rows)) <
-	    0)
+	            0 ||
+	    (rc = read_shares(&acc, s, vault_id, d, zero)) < 0)
 		goto fail;
 	plan_step(&acc, d, zero);
 	/* Listed before drop_emptied deletes rows: the list is taken from
 	 * them. */
 	if ((zero && (rc = list_zeroed(s, vault_id, &acc, d)) < 0) ||
 	    (rc = drop_emptied(&acc, s, vault_id, now)) < 0 ||
+	    (rc = write_shares(s, vault_id, &acc, d)) < 0 ||
 	    (rc = lower(s, vault_id, &acc, d, now)) < 0 ||
 	    (rc = apply_pack_bytes(s, vault_id, acc.pb, acc.npb)) < 0 ||
 	    (rc = hbr_store_owner_deltas_apply(s, vault_id, acc.deltas,
@@ -850,6 +1116,8 @@ out:
 	hbr_free(acc.keys);
 	hbr_free(acc.pb);
 	hbr_free(acc.deltas);
+	hbr_free(acc.shares);
+	hbr_free(acc.ops);
 	return rc;
 }
 

@@ -208,23 +208,12 @@ typedef int hbr_gc_snapshot_cb(const char *snapshot_id, bool queued,
                                void *payload);
 int hbr_store_gc_each_snapshot(struct hbr_store *s, const char *vault_id,
                                hbr_gc_snapshot_cb *cb, void *payload);
-/* For `hbrd vault check`, one statement (one consistent read): for
- * each client with exclusive bytes in the vault, what client_bytes
- * keeps and what the chunk rows say (the stored bytes of the chunks it
- * owns with refs = owner_refs > 0). */
-typedef int hbr_gc_exclusive_cb(const char *client_id, int64_t kept,
-                                int64_t counted, void *payload);
-int hbr_store_gc_each_exclusive(struct hbr_store *s, const char *vault_id,
-                                hbr_gc_exclusive_cb *cb, void *payload);
 /* Whether a pack has a 'live' row, or a snapshot is live with a tree
  * (1 or 0): what `hbrd vault check` asks again, outside its read
  * transaction, about an object it found missing. */
 int hbr_store_gc_pack_is_live(struct hbr_store *s, const char *vault_id,
                               const char *pack_id);
 int hbr_store_gc_snapshot_is_live(struct hbr_store *s, const char *snapshot_id);
-/* Chunk rows whose owner_refs exceed refs (damage). */
-int hbr_store_gc_bad_owner_refs(int64_t *out, struct hbr_store *s,
-                                const char *vault_id);
 /* Chunk rows that name a pack with no 'live' row. */
 int hbr_store_gc_stray_chunks(int64_t *out, struct hbr_store *s,
                               const char *vault_id);

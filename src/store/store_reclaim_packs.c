@@ -353,6 +353,11 @@ int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
 	/* Bounded steps: a large vault's rows go in many short
 	 * transactions, never one that holds the writer for seconds. */
 	if ((rc = hbr_store_execf(s,
+	                          "DELETE FROM chunk_shares WHERE vault_id = ?"
+	                          " AND chunk_id IN (SELECT chunk_id FROM"
+	                          " chunks WHERE vault_id = ? LIMIT ?)",
+	                          "ssi", vault_id, vault_id, limit)) < 0 ||
+	    (rc = hbr_store_execf(s,
 	                          "DELETE FROM chunks WHERE vault_id = ? AND"
 	                          " chunk_id IN (SELECT chunk_id FROM chunks"
 	                          " WHERE vault_id = ? LIMIT ?)",
@@ -373,6 +378,14 @@ int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
 	                           "s", vault_id)) < 0 ||
 	     (rc = hbr_store_execf(s,
 	                           "DELETE FROM client_bytes WHERE"
+	                           " vault_id = ?",
+	                           "s", vault_id)) < 0 ||
+	     (rc = hbr_store_execf(s,
+	                           "DELETE FROM chunk_shares WHERE"
+	                           " vault_id = ?",
+	                           "s", vault_id)) < 0 ||
+	     (rc = hbr_store_execf(s,
+	                           "DELETE FROM exclusive_recount WHERE"
 	                           " vault_id = ?",
 	                           "s", vault_id)) < 0))
 		goto fail;
@@ -445,31 +458,6 @@ int hbr_store_gc_stray_chunks(int64_t *out, struct hbr_store *s,
 	                       "s", vault_id);
 }
 
-int hbr_store_gc_each_exclusive(struct hbr_store *s, const char *vault_id,
-                                hbr_gc_exclusive_cb *cb, void *payload)
-{
-	struct hbr_stmt *st;
-	int rc;
-
-	if ((rc = hbr_store_queryf(
-	             &st, s,
-	             "SELECT client_id, SUM(kept), SUM(counted) FROM"
-	             " (SELECT client_id, exclusive_bytes AS kept,"
-	             " 0 AS counted FROM client_bytes WHERE vault_id = ?"
-	             " UNION ALL SELECT owner, 0, stored_len FROM chunks"
-	             " WHERE vault_id = ? AND owner IS NOT NULL"
-	             " AND owner_refs > 0 AND refs = owner_refs) t"
-	             " GROUP BY client_id ORDER BY client_id",
-	             "ss", vault_id, vault_id)) < 0)
-		return rc;
-	while ((rc = hbr_stmt_next(st)) > 0)
-		if ((rc = cb(hbr_stmt_text(st, 0), hbr_stmt_int(st, 1),
-		             hbr_stmt_int(st, 2), payload)) != 0)
-			break;
-	hbr_stmt_done(st);
-	return rc < 0 ? rc : 0;
-}
-
 int hbr_store_gc_pack_is_live(struct hbr_store *s, const char *vault_id,
                               const char *pack_id)
 {
@@ -492,15 +480,6 @@ int hbr_store_gc_snapshot_is_live(struct hbr_store *s, const char *snapshot_id)
 	                         "s", snapshot_id);
 
 	return rc < 0 ? rc : n > 0;
-}
-
-int hbr_store_gc_bad_owner_refs(int64_t *out, struct hbr_store *s,
-                                const char *vault_id)
-{
-	return hbr_store_count(out, s,
-	                       "SELECT COUNT(*) FROM chunks WHERE"
-	                       " vault_id = ? AND owner_refs > refs",
-	                       "s", vault_id);
 }
 
 static int cmp_name(const void *a, const void *b)

@@ -265,6 +265,35 @@ static const char *const migrations[] = {
 	"CREATE TABLE gc_zeroed ("
 	" vault_id TEXT NOT NULL, chunk_id BLOB NOT NULL,"
 	" PRIMARY KEY (vault_id, chunk_id)) WITHOUT ROWID;",
+	/*
+	 * 11: exact exclusive bytes (docs/RECLAMATION.md, "What deleting a
+	 * client would free"). A chunk one client alone references keeps
+	 * it as owner with owner_refs = refs, as before; a chunk two or
+	 * more reference has no owner, and chunk_shares counts each
+	 * client's references to it. Keyed by client first, so a commit
+	 * raises its client's shares in key order; the index finds a
+	 * chunk's holders when reclamation lowers them.
+	 *
+	 * Who references the chunks that migration 8's scheme lost track
+	 * of (refs <> owner_refs: its "counted for nobody") is written only
+	 * in the vault's refs objects, which SQL cannot read: those chunks
+	 * become shared with no shares known, and exclusive_recount lists
+	 * their vaults for the reclaimer, which recounts each once from
+	 * the refs objects (gc_exclusive.c). Chunks one client alone held
+	 * are exact already and stay as they are.
+	 */
+	"CREATE TABLE chunk_shares ("
+	" vault_id TEXT NOT NULL, client_id TEXT NOT NULL,"
+	" chunk_id BLOB NOT NULL, refs INTEGER NOT NULL,"
+	" PRIMARY KEY (vault_id, client_id, chunk_id)) WITHOUT ROWID;"
+	"CREATE INDEX chunk_shares_chunk ON chunk_shares(vault_id,"
+	" chunk_id);"
+	"CREATE TABLE exclusive_recount (vault_id TEXT PRIMARY KEY);"
+	"INSERT INTO exclusive_recount (vault_id) SELECT DISTINCT vault_id"
+	" FROM chunks WHERE refs > 0 AND (owner IS NULL"
+	" OR refs <> owner_refs);"
+	"UPDATE chunks SET owner = NULL, owner_refs = 0 WHERE refs > 0"
+	" AND (owner IS NULL OR refs <> owner_refs);",
 };
 
 int hbr_store_schema_version(int64_t *out, struct hbr_store *s)
