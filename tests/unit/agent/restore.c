@@ -304,6 +304,40 @@ static void test_restore_is_exact(void **state)
 	hbr_agent_job_release(&job);
 }
 
+/* A tree whose files' chunk lists go on over continuation lines (one
+ * chunk a line) restores the same. */
+static void test_continuation_lines_restore(void **state)
+{
+	struct ctx *c = *state;
+	struct hbr_agent_job job;
+	char target[2048], *text;
+	size_t len;
+
+	hbr_agent_set_line_chunks(1);
+	back_up(c);
+	hbr_agent_set_line_chunks(0);
+	assert_int_equal(hbr_fs_read(&text, &len, c->tree, 64u << 20), 0);
+	assert_non_null(strstr(text, "\n{\"c+\":[[\""));
+	hbr_free(text);
+	(void)snprintf(target, sizeof(target), "%s/out-more", c->dir);
+	assert_int_equal(run(c, &job, target, NULL, NULL), 0);
+	assert_int_equal(job.n_errors, 0);
+	assert_int_equal(atomic_load(&job.items_done),
+	                 HBR_ARRAY_SIZE(fix_entries) + 3);
+	for (size_t i = 0; i < HBR_ARRAY_SIZE(fix_entries); i++) {
+		char a[2048], b[8192];
+		struct stat sa;
+
+		fix_path(a, sizeof(a), c->src, fix_entries[i].rel);
+		(void)snprintf(b, sizeof(b), "%s%s", target, a);
+		assert_int_equal(lstat(a, &sa), 0);
+		if (S_ISREG(sa.st_mode))
+			same_file(a, b);
+	}
+	hbr_agent_job_release(&job);
+	back_up(c); /* the other tests' tree, one line a file */
+}
+
 static void test_restore_in_place_over_changes(void **state)
 {
 	struct ctx *c = *state;
@@ -443,6 +477,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restore_is_exact),
+		cmocka_unit_test(test_continuation_lines_restore),
 		cmocka_unit_test(test_restore_in_place_over_changes),
 		cmocka_unit_test(test_filters_apply),
 		cmocka_unit_test(test_a_path_out_of_the_target_is_refused),
