@@ -322,8 +322,14 @@ static void build_list_sql(void)
 		[SQL_LIST] = "INSERT INTO gc_zeroed (vault_id, chunk_id)"
 		             " SELECT vault_id, chunk_id FROM chunks"
 		             " WHERE vault_id = ?",
-		[SQL_SHARES] = "SELECT chunk_id, client_id, refs"
-		               " FROM chunk_shares WHERE vault_id = ?",
+		/* Holders from the chunk index, then each share by its key:
+		 * written as a plain chunk_id filter, SQLite without
+		 * statistics read every share of the vault through the
+		 * primary key instead. */
+		[SQL_SHARES] = "SELECT chunk_id, client_id, refs FROM"
+		               " chunk_shares WHERE (vault_id, client_id,"
+		               " chunk_id) IN (SELECT vault_id, client_id,"
+		               " chunk_id FROM chunk_shares WHERE vault_id = ?",
 		[SQL_UNSHARE] = "DELETE FROM chunk_shares WHERE vault_id = ?",
 		[SQL_SHARE_DEL] = "DELETE FROM chunk_shares WHERE vault_id = ?"
 		                  " AND client_id = ?",
@@ -334,7 +340,7 @@ static void build_list_sql(void)
 	for (size_t q = 0; q < SQL_NLIST; q++)
 		for (size_t k = 0; k < HBR_IDLIST_KINDS; k++)
 			hbr_idlist_sql(list_sql[q][k], SQL_SIZE, head[q], k,
-			               "");
+			               q == SQL_SHARES ? ")" : "");
 }
 
 /* Prepare list_sql[q] for a list of n ids (n <= IN_MAX) and bind them
