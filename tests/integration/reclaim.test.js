@@ -319,6 +319,70 @@ describe('space comes back', { timeout: 200_000 }, () => {
   });
 });
 
+describe('the client left holds what it shared', { timeout: 200_000 }, () => {
+  // X backs the shared file up first, Y deduplicates against it. Once X
+  // is deleted and reclaimed, Y alone references the file: deleting Y
+  // would free it, so Y's ExclusiveBytes must count it (migration 8's
+  // scheme made the first client the file's owner and, once X went,
+  // counted it for nobody).
+  const SHARED = noise('reclaim-left-shared', 4 * MiB);
+  let srv;
+  let w;
+  let vaultId;
+
+  before(async () => {
+    srv = await startServer();
+    w = new World(srv, makeTempDir('hbr-reclaim-l-'));
+    vaultId = (await createVault(w.api)).VaultId;
+  });
+  after(() => srv && srv.kill9());
+
+  test('DeleteBackupClientResource of the first to store shared data: the other client\'s ExclusiveBytes takes it in, exactly', { timeout: 150_000 }, async () => {
+    const opts = { small: 30, large: [3 * MiB, 256 * KiB] };
+    const X = await w.agent('x', opts, SHARED);
+    const Y = await w.agent('y', opts, SHARED);
+    const jx = await w.backup(X, vaultId, 'backup of X');
+    const jy = await w.backup(Y, vaultId, 'backup of Y');
+    w.change(Y);
+    const jy2 = await w.backup(Y, vaultId, 'second backup of Y');
+    const exX = await exclusiveBytes(w.api, X.client);
+    const exY = await exclusiveBytes(w.api, Y.client);
+    // Both hold their own data alone, neither the file they share.
+    assert.ok(exX > 3 * MiB && exX < jx.ActualBytes - 3.5 * MiB,
+      `X: ExclusiveBytes ${exX} covers its own data, not the shared file (stored ${jx.ActualBytes})`);
+    assert.ok(Math.abs(exY - (jy.ActualBytes + jy2.ActualBytes)) <= 0.05 * exY + 256 * KiB,
+      `Y: ExclusiveBytes ${exY} ~ the ${jy.ActualBytes} + ${jy2.ActualBytes} bytes its backups stored`);
+    assert.deepEqual((await assertClean(srv.dataDir, vaultId, 'before the deletion')).ExclusiveBytes,
+      { [X.client]: exX, [Y.client]: exY }, 'check recounts what DescribeBackupClients shows');
+
+    const before = await storageSize(w.api, vaultId);
+    await w.api.ok('DeleteBackupClientResource', { ClientIds: JSON.stringify([X.client]) });
+    await waitFor(() => exclusiveBytes(w.api, X.client), (e) => e === 0, 'X holds nothing alone');
+    const exY2 = await waitFor(() => exclusiveBytes(w.api, Y.client), (e) => e >= exY + 3.9 * MiB,
+      `Y's ExclusiveBytes (was ${exY}) takes in the 4 MiB shared file`);
+    const freed = before - (await storageSize(w.api, vaultId));
+    assert.ok(freed >= 0.9 * exX && freed <= exX * 1.05 + 256 * KiB,
+      `deleting X freed ${freed} bytes ~ its ${exX} exclusive bytes; the shared file stayed`);
+    const report = await assertClean(srv.dataDir, vaultId, 'after X is reclaimed');
+    assert.equal(report.ExclusiveVerified, true, 'check recounted the holders from the refs objects');
+    assert.equal(report.ExclusiveRecountPending, false);
+    assert.deepEqual(report.ExclusiveBytes, { [Y.client]: exY2 }, 'check recounts what DescribeBackupClients shows');
+    const [snap] = await snapshotsOf(w.api, vaultId, Y.inst);
+    await w.restore(snap.SnapshotId, vaultId, 'Y after X is gone');
+
+    // What Y's figure announced is what deleting Y gives back, shared
+    // file included.
+    const size = await storageSize(w.api, vaultId);
+    await w.api.ok('DeleteBackupClientResource', { ClientIds: JSON.stringify([Y.client]) });
+    await waitFor(() => exclusiveBytes(w.api, Y.client), (e) => e === 0, 'Y holds nothing alone');
+    const left = await gcAndCheck(srv.dataDir, vaultId, 'after Y is reclaimed');
+    const freedY = size - (await storageSize(w.api, vaultId));
+    assert.ok(freedY >= 0.95 * exY2 && freedY <= exY2 * 1.05 + 256 * KiB,
+      `deleting Y freed ${freedY} bytes ~ the ${exY2} its ExclusiveBytes announced`);
+    assert.deepEqual(left.ExclusiveBytes, {});
+  });
+});
+
 describe('retention gives its space back', { timeout: 200_000 }, () => {
   // hbrd's clock is moved two days on (--clock-file, docs/SCHEDULER.md):
   // the plan keeps snapshots one day, so the first snapshot expires and
