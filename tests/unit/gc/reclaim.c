@@ -1369,11 +1369,12 @@ static void test_rerun_steps_count_nothing_twice(void **state)
 }
 
 /*
- * A vault as migration 11 leaves it: the chunks migration 8 lost track
- * of have no owner and no shares, client_bytes counts them for nobody,
- * and the vault waits for its recount. Commits and reclamation go on
- * meanwhile; the next pass recounts, after its batch, and every figure
- * is exact.
+ * A vault as migration 8's scheme left it, migrated: chunks 1 and 2,
+ * which A named first and B too, had A as owner with one of their two
+ * references, and counted for nobody. Migration 11 makes them shared
+ * with no shares known and lists the vault for its recount. Commits and
+ * reclamation go on meanwhile; the next pass recounts, after its batch,
+ * and every figure is exact.
  */
 static void test_recount_after_migration(void **state)
 {
@@ -1388,24 +1389,30 @@ static void test_recount_after_migration(void **state)
 	other_client(w, c, cp);
 	backup_as(w, w->c, w->p, s1, (const int[]){ 0, 1, 2, -1 });
 	backup_as(w, b, bp, s2, (const int[]){ 1, 2, 3, -1 });
-	assert_int_equal(
-	        hbr_store_execf(w->f.s,
-	                        "UPDATE chunks SET owner = NULL,"
-	                        " owner_refs = 0 WHERE vault_id = ? AND"
-	                        " chunk_id IN (SELECT chunk_id FROM"
-	                        " chunk_shares WHERE vault_id = ?)",
-	                        "ss", w->v, w->v),
-	        0);
-	assert_int_equal(hbr_store_execf(w->f.s,
-	                                 "DELETE FROM chunk_shares WHERE"
-	                                 " vault_id = ?",
-	                                 "s", w->v),
+	for (int i = 1; i <= 2; i++)
+		assert_int_equal(hbr_store_execf(w->f.s,
+		                                 "UPDATE chunks SET owner = ?,"
+		                                 " owner_refs = 1 WHERE"
+		                                 " vault_id = ? AND"
+		                                 " chunk_id = ?",
+		                                 "ssb", w->c, w->v, w->id[i],
+		                                 (size_t)HBR_CHUNK_ID_LEN),
+		                 0);
+	assert_int_equal(w->f.s->ops->exec(w->f.s,
+	                                   "DROP TABLE chunk_shares;"
+	                                   " DROP TABLE exclusive_recount;"
+	                                   " DELETE FROM schema_version"
+	                                   " WHERE version = 11;"),
 	                 0);
-	assert_int_equal(hbr_store_execf(w->f.s,
-	                                 "INSERT INTO exclusive_recount"
-	                                 " (vault_id) VALUES (?)",
-	                                 "s", w->v),
-	                 0);
+	assert_int_equal(hbr_store_migrate(w->f.s), 0);
+	assert_int_equal(exclusive_of(w, w->c),
+	                 bytes_of(w, (const int[]){ 0, -1 }));
+	assert_int_equal(exclusive_of(w, b),
+	                 bytes_of(w, (const int[]){ 3, -1 }));
+	assert_int_equal(count(w, "SELECT COUNT(*) FROM chunks WHERE"
+	                          " vault_id = ? AND owner IS NULL"
+	                          " AND refs > 0"),
+	                 2);
 	assert_int_equal(hbr_reclaim_check_exclusive(&x, w->f.s, w->vault, w->v,
 	                                             same_as_refs, &clients),
 	                 0);
