@@ -315,9 +315,10 @@ int hbr_api_list_into(int64_t *total_out, struct hbr_api_call *call,
 void hbr_api_answer_page(struct hbr_api_call *call, int64_t total, int64_t page,
                          int64_t size)
 {
-	json_object_set_new(call->out, "TotalCount", json_integer(total));
-	json_object_set_new(call->out, "PageNumber", json_integer(page));
-	json_object_set_new(call->out, "PageSize", json_integer(size));
+	call->paged = true;
+	call->total_count = total;
+	call->page_number = page;
+	call->page_size = size;
 }
 
 int hbr_api_describe_page(struct hbr_api_call *call, enum hbr_entity entity,
@@ -385,6 +386,51 @@ static void audit(struct hbr_api_call *call, const char *code)
 		hbr_log_error("audit log: %s", hbr_error_msg());
 }
 
+/* The success answer is written as text: the four envelope fields, the
+ * page fields, whatever the action put in call->out, and a pre-built
+ * list (call->raw). On the hot listing path out is empty, so jansson
+ * builds and dumps nothing. The request id is an upper-case UUID and
+ * the field names are ours: nothing here needs escaping. */
+static void success_envelope(struct hbr_http_response *resp,
+                             struct hbr_api_call *call)
+{
+	struct hbr_buf *b = &resp->body;
+	char *text = NULL;
+
+	resp->status = 200;
+	if (json_object_size(call->out))
+		text = json_dumps(call->out, JSON_COMPACT);
+	(void)hbr_buf_reserve(
+	        b, (text ? strlen(text) : 0) + call->raw.len +
+	                   (call->raw_field ? strlen(call->raw_field) : 0) +
+	                   192);
+	(void)hbr_buf_puts(b, "{\"RequestId\":\"");
+	(void)hbr_buf_puts(b, call->request_id);
+	(void)hbr_buf_puts(b, "\",\"Code\":\"200\",\"Message\":\"successful\","
+	                      "\"Success\":true");
+	if (call->paged) {
+		(void)hbr_buf_puts(b, ",\"TotalCount\":");
+		(void)hbr_buf_put_i64(b, call->total_count);
+		(void)hbr_buf_puts(b, ",\"PageNumber\":");
+		(void)hbr_buf_put_i64(b, call->page_number);
+		(void)hbr_buf_puts(b, ",\"PageSize\":");
+		(void)hbr_buf_put_i64(b, call->page_size);
+	}
+	/* text is "{...}" (or "{}", when dumping failed: out of memory) */
+	if (text && text[1] != '}') {
+		(void)hbr_buf_putc(b, ',');
+		(void)hbr_buf_put(b, text + 1, strlen(text + 1) - 1);
+	}
+	free(text); /* jansson's allocation */
+	if (call->raw_field) {
+		(void)hbr_buf_puts(b, ",\"");
+		(void)hbr_buf_puts(b, call->raw_field);
+		(void)hbr_buf_puts(b, "\":");
+		(void)hbr_buf_put(b, call->raw.ptr, call->raw.len);
+	}
+	(void)hbr_buf_putc(b, '}');
+}
+
 static void envelope(struct hbr_http_response *resp, struct hbr_api_call *call,
                      int error, json_t *denied)
 {
@@ -405,50 +451,34 @@ static void envelope(struct hbr_http_response *resp, struct hbr_api_call *call,
 		return;
 	}
 	if (error == 0) {
-		json_object_set_new(o, "RequestId",
-		                    json_string(call->request_id));
-		json_object_set_new(o, "Code", json_string("200"));
-		json_object_set_new(o, "Message", json_string("successful"));
-		json_object_set_new(o, "Success", json_true());
-		resp->status = 200;
-	} else {
-		json_object_clear(o);
-		resp->status = hbr_api_error_code(code, sizeof(code), error,
-		                                  hbr_error_param());
-		json_object_set_new(o, "RequestId",
-		                    json_string(call->request_id));
-		json_object_set_new(o, "HostId",
-		                    json_string(call->api->host_id));
-		json_object_set_new(o, "Code", json_string(code));
-		/* Server-side failures are logged in detail but reported
-		 * without internals (paths, SQL) to the caller. */
-		json_object_set_new(
-		        o, "Message",
-		        json_string(resp->status >= 500 ?
-		                            "The request processing has"
-		                            " failed due to some unknown"
-		                            " error, exception or failure." :
-		                            hbr_error_msg()));
-		json_object_set_new(o, "Success", json_false());
-		if (denied)
-			json_object_set(o, "AccessDeniedDetail", denied);
-		if (resp->status >= 500)
-			hbr_log_error("%s %s: %s", call->request_id,
-			              call->action ? call->action : "-",
-			              hbr_error_msg());
+		success_envelope(resp, call);
+		return;
 	}
+	json_object_clear(o);
+	resp->status = hbr_api_error_code(code, sizeof(code), error,
+	                                  hbr_error_param());
+	json_object_set_new(o, "RequestId", json_string(call->request_id));
+	json_object_set_new(o, "HostId", json_string(call->api->host_id));
+	json_object_set_new(o, "Code", json_string(code));
+	/* Server-side failures are logged in detail but reported
+	 * without internals (paths, SQL) to the caller. */
+	json_object_set_new(
+	        o, "Message",
+	        json_string(resp->status >= 500 ?
+	                            "The request processing has"
+	                            " failed due to some unknown"
+	                            " error, exception or failure." :
+	                            hbr_error_msg()));
+	json_object_set_new(o, "Success", json_false());
+	if (denied)
+		json_object_set(o, "AccessDeniedDetail", denied);
+	if (resp->status >= 500)
+		hbr_log_error("%s %s: %s", call->request_id,
+		              call->action ? call->action : "-",
+		              hbr_error_msg());
 	text = json_dumps(o, JSON_COMPACT);
-	(void)hbr_buf_reserve(&resp->body,
-	                      (text ? strlen(text) : 2) + call->raw.len + 64);
 	(void)hbr_buf_puts(&resp->body, text ? text : "{}");
 	free(text); /* jansson's allocation */
-	/* Splice a pre-built field in before the closing brace. */
-	if (error == 0 && call->raw_field && resp->body.len > 1) {
-		resp->body.len--;
-		(void)hbr_buf_printf(&resp->body, ",\"%s\":", call->raw_field);
-		(void)hbr_buf_put(&resp->body, call->raw.ptr, call->raw.len);
-		(void)hbr_buf_putc(&resp->body, '}');
-	}
 }
 
 void hbr_api_handle(struct hbr_http_response *resp,

@@ -59,6 +59,10 @@ struct hbr_api_call {
 	 * (list responses built by hbr_store_list_text). */
 	const char *raw_field;
 	struct hbr_buf raw;
+	/* TotalCount, PageNumber, PageSize of a paged answer, written as
+	 * text with the envelope (hbr_api_answer_page). */
+	bool paged;
+	int64_t total_count, page_number, page_size;
 	/* An application/octet-stream request body (only UploadAgentPack
 	 * accepts one); NULL otherwise. Its parameters are the query's. */
 	const void *body;

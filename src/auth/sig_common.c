@@ -9,39 +9,76 @@
 #include "util/error.h"
 #include "util/timeutil.h"
 
-/* Fetching the HMAC implementation walks OpenSSL's provider store; do it
- * once rather than per request. */
+/* Fetching the HMAC implementation walks OpenSSL's provider store, and
+ * setting a context's digest fetches the digest by name: both cost more
+ * than the MAC of a request. So each thread keeps one context per
+ * digest, set up once, and a request only sets its key. */
 static EVP_MAC *hmac_impl;
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hmac_key;
+
+enum { MAC_SHA1, MAC_SHA256, MAC_N };
+
+struct mac_ctxs {
+	EVP_MAC_CTX *ctx[MAC_N];
+};
+
+static void free_ctxs(void *p)
+{
+	struct mac_ctxs *m = p;
+
+	for (int i = 0; i < MAC_N; i++)
+		EVP_MAC_CTX_free(m->ctx[i]);
+	OPENSSL_free(m);
+}
 
 static void hmac_fetch(void)
 {
 	hmac_impl = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	HBR_ASSERT(pthread_key_create(&hmac_key, free_ctxs) == 0);
+}
+
+static EVP_MAC_CTX *thread_ctx(const char *digest)
+{
+	int which = !strcmp(digest, "SHA1")   ? MAC_SHA1 :
+	            !strcmp(digest, "SHA256") ? MAC_SHA256 :
+	                                        -1;
+	struct mac_ctxs *m;
+	OSSL_PARAM params[2];
+
+	HBR_ASSERT(which >= 0);
+	(void)pthread_once(&hmac_once, hmac_fetch);
+	HBR_ASSERT(hmac_impl != NULL);
+	if (!(m = pthread_getspecific(hmac_key))) {
+		m = OPENSSL_zalloc(sizeof(*m));
+		HBR_ASSERT(m != NULL);
+		HBR_ASSERT(pthread_setspecific(hmac_key, m) == 0);
+	}
+	if (!m->ctx[which]) {
+		m->ctx[which] = EVP_MAC_CTX_new(hmac_impl);
+		HBR_ASSERT(m->ctx[which] != NULL);
+		params[0] = OSSL_PARAM_construct_utf8_string(
+		        OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+		params[1] = OSSL_PARAM_construct_end();
+		HBR_ASSERT(EVP_MAC_CTX_set_params(m->ctx[which], params));
+	}
+	return m->ctx[which];
 }
 
 size_t hbr_sig_hmac(unsigned char *out, size_t size, const char *digest,
                     const void *key, size_t keylen, const void *data,
                     size_t len)
 {
-	OSSL_PARAM params[2];
-	EVP_MAC_CTX *ctx;
+	EVP_MAC_CTX *ctx = thread_ctx(digest);
 	size_t outlen = 0;
 	int ok;
 
-	(void)pthread_once(&hmac_once, hmac_fetch);
-	HBR_ASSERT(hmac_impl != NULL);
-	ctx = EVP_MAC_CTX_new(hmac_impl);
-	HBR_ASSERT(ctx != NULL);
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	                                             (char *)digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
 	/* A non-NULL key pointer even for an empty secret: NULL would mean
-	 * "reuse the previous key" to OpenSSL. */
-	ok = EVP_MAC_init(ctx, keylen ? key : (const void *)"", keylen,
-	                  params) &&
+	 * "reuse the previous key" to OpenSSL. Setting the key restarts
+	 * the MAC, so nothing of the previous request carries over. */
+	ok = EVP_MAC_init(ctx, keylen ? key : (const void *)"", keylen, NULL) &&
 	     EVP_MAC_update(ctx, data, len) &&
 	     EVP_MAC_final(ctx, out, &outlen, size);
-	EVP_MAC_CTX_free(ctx);
 	HBR_ASSERT(ok);
 	return outlen;
 }

@@ -32,12 +32,11 @@ static int cmp_item(const void *a, const void *b)
 int hbr_sig_v1_string_to_sign(struct hbr_buf *out, const char *method,
                               const struct hbr_kvlist *params)
 {
-	struct hbr_buf canon, sts;
+	struct hbr_buf sts;
 	struct item *items = NULL;
 	size_t n = 0;
 	int error;
 
-	hbr_buf_init(&canon, HBR_SIG_TEXT_MAX);
 	hbr_buf_init(&sts, HBR_SIG_TEXT_MAX);
 	if (params && params->n) {
 		items = hbr_calloc(params->n, sizeof(*items));
@@ -50,26 +49,27 @@ int hbr_sig_v1_string_to_sign(struct hbr_buf *out, const char *method,
 		}
 		qsort(items, n, sizeof(*items), cmp_item);
 	}
+	/* METHOD&%2F&encode(canonical query), the canonical query being
+	 * encode(key)=encode(value) joined by '&': written directly in its
+	 * twice-encoded form, '&' and '=' becoming %26 and %3D. */
+	if ((error = hbr_buf_puts(&sts, method)) < 0 ||
+	    (error = hbr_buf_puts(&sts, "&%2F&")) < 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const struct hbr_kv *kv = items[i].kv;
 
-		if ((i && (error = hbr_buf_putc(&canon, '&')) < 0) ||
-		    (error = hbr_url_encode(&canon, kv->key, strlen(kv->key))) <
-		            0 ||
-		    (error = hbr_buf_putc(&canon, '=')) < 0 ||
-		    (error = hbr_url_encode(&canon, kv->val, strlen(kv->val))) <
-		            0)
+		if ((i && (error = hbr_buf_put(&sts, "%26", 3)) < 0) ||
+		    (error = hbr_url_encode_twice(&sts, kv->key,
+		                                  strlen(kv->key))) < 0 ||
+		    (error = hbr_buf_put(&sts, "%3D", 3)) < 0 ||
+		    (error = hbr_url_encode_twice(&sts, kv->val,
+		                                  strlen(kv->val))) < 0)
 			goto out;
 	}
-	if ((error = hbr_buf_puts(&sts, method)) < 0 ||
-	    (error = hbr_buf_puts(&sts, "&%2F&")) < 0 ||
-	    (error = hbr_url_encode(&sts, hbr_buf_cstr(&canon), canon.len)) < 0)
-		goto out;
 	/* One append, so `out` is untouched if it does not fit. */
 	error = hbr_buf_put(out, hbr_buf_cstr(&sts), sts.len);
 out:
 	hbr_free(items);
-	hbr_buf_release(&canon);
 	hbr_buf_release(&sts);
 	return error;
 }

@@ -344,7 +344,9 @@ static int list_rows(int64_t *total_out, struct hbr_store *s,
 		if ((error = hbr_buf_puts(&sql, "SELECT ")) < 0)
 			goto out;
 		for (size_t i = 0; i < e->ncols && error == 0; i++)
-			error = hbr_buf_printf(&sql, "%s, ", e->cols[i].column);
+			if ((error = hbr_buf_puts(&sql, e->cols[i].column)) ==
+			    0)
+				error = hbr_buf_put(&sql, ", ", 2);
 		if (error < 0 ||
 		    (error = hbr_buf_printf(
 		             &sql,
@@ -452,8 +454,9 @@ static int append_text(struct hbr_stmt *st, const struct entity *e,
 		if (c->type == T_TEXT) {
 			error = hbr_json_escape(out, hbr_stmt_text(st, col));
 		} else if (c->type == T_INT) {
-			/* The column's text form is the decimal number. */
-			error = hbr_buf_puts(out, hbr_stmt_text(st, col));
+			/* Read as a number: asking SQLite for an integer
+			 * column's text makes it allocate the conversion. */
+			error = hbr_buf_put_i64(out, hbr_stmt_int(st, col));
 		} else {
 			error = hbr_buf_puts(
 			        out, hbr_stmt_int(st, col) ? "true" : "false");

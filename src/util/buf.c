@@ -92,19 +92,48 @@ int hbr_buf_puts(struct hbr_buf *b, const char *s)
 
 int hbr_buf_putc(struct hbr_buf *b, char c)
 {
+	/* Most calls land in room already there. */
+	if (b->len + 2 <= b->cap && (!b->max || b->len < b->max)) {
+		b->ptr[b->len++] = c;
+		b->ptr[b->len] = '\0';
+		return 0;
+	}
 	return hbr_buf_put(b, &c, 1);
+}
+
+int hbr_buf_put_i64(struct hbr_buf *b, int64_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	/* Through unsigned, so INT64_MIN negates without overflow. */
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	return hbr_buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 int hbr_buf_printf(struct hbr_buf *b, const char *fmt, ...)
 {
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	va_list ap;
 	int n, error;
 
+	/* Format once into the room there is; only an answer that did not
+	 * fit is formatted again after growing. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->ptr + b->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return hbr_error_set(HBR_ERROR, "bad format '%s'", fmt);
+	if ((size_t)n < room && (!b->max || b->len + (size_t)n <= b->max)) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (room)
+		b->ptr[b->len] = '\0';
 	if ((error = reserve(b, (size_t)n)) < 0)
 		return error;
 	va_start(ap, fmt);

@@ -33,6 +33,8 @@ int hbr_buf_reserve_aligned(struct hbr_buf *b, size_t size, size_t align);
 int hbr_buf_put(struct hbr_buf *b, const void *data, size_t len);
 int hbr_buf_puts(struct hbr_buf *b, const char *s);
 int hbr_buf_putc(struct hbr_buf *b, char c);
+/* v in decimal, as printf("%" PRId64) writes it. */
+int hbr_buf_put_i64(struct hbr_buf *b, int64_t v);
 int hbr_buf_printf(struct hbr_buf *b, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 /* The contents as a C string; "" for an untouched buffer. Borrowed. */

@@ -1,7 +1,8 @@
 /*
  * An ordered list of (key, value) string pairs: request parameters and
  * headers. Duplicated keys are kept in arrival order; lookups return the
- * first. The list owns copies of every key and value.
+ * first. The list owns a copy of every pair (one allocation each, held
+ * by the key).
  */
 #ifndef HBR_UTIL_KVLIST_H
 #define HBR_UTIL_KVLIST_H
@@ -30,6 +31,10 @@ void hbr_kvlist_add(struct hbr_kvlist *l, const char *key, size_t klen,
 const char *hbr_kvlist_get(const struct hbr_kvlist *l, const char *key);
 /* Same, ignoring ASCII case of the key. */
 const char *hbr_kvlist_get_ci(const struct hbr_kvlist *l, const char *key);
+/* Replace the value of the first pair with key; false if there is none. */
+bool hbr_kvlist_set(struct hbr_kvlist *l, const char *key, const char *val);
+/* Remove the first pair with key; false if there is none. */
+bool hbr_kvlist_del(struct hbr_kvlist *l, const char *key);
 void hbr_kvlist_release(struct hbr_kvlist *l);
 /* Sort by key in byte order, stable (the order V1 and V3 signing use). */
 void hbr_kvlist_sort(struct hbr_kvlist *l);

@@ -32,6 +32,46 @@ int hbr_url_encode(struct hbr_buf *out, const char *s, size_t len)
 	return error;
 }
 
+int hbr_url_encode_twice(struct hbr_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t worst;
+	char *p;
+	int error;
+
+	/* The first encoding writes an unreserved byte as itself and any
+	 * other as %XY; the second leaves X, Y alone and makes '%' "%25".
+	 * So each byte is itself or "%25XY": at most 5 bytes, written in
+	 * place without the intermediate string. */
+	if (len > (SIZE_MAX - 1) / 5)
+		return hbr_error_set(HBR_ETOOBIG, "text too long to encode");
+	worst = len * 5;
+	if (out->max && out->len + worst > out->max) {
+		/* Near the cap: the exact size decides. */
+		size_t need = 0;
+		for (size_t i = 0; i < len; i++)
+			need += unreserved((unsigned char)s[i]) ? 1 : 5;
+		worst = need;
+	}
+	if ((error = hbr_buf_reserve(out, worst)) < 0)
+		return error;
+	p = out->ptr + out->len;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (unreserved(c)) {
+			*p++ = (char)c;
+			continue;
+		}
+		memcpy(p, "%25", 3);
+		p[3] = hex[c >> 4];
+		p[4] = hex[c & 15];
+		p += 5;
+	}
+	out->len = (size_t)(p - out->ptr);
+	out->ptr[out->len] = '\0';
+	return 0;
+}
+
 int hbr_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -11,6 +11,9 @@
 /* RFC 3986: A-Z a-z 0-9 - _ . ~ literal, everything else %XY (upper hex).
  * Space becomes %20, never '+'. */
 int hbr_url_encode(struct hbr_buf *out, const char *s, size_t len);
+/* hbr_url_encode applied twice (what V1's string-to-sign does to the
+ * canonical query), in one pass. */
+int hbr_url_encode_twice(struct hbr_buf *out, const char *s, size_t len);
 
 /* Decode %XY escapes; '+' becomes a space (form encoding) when
  * plus_is_space. A malformed escape is kept literally, as browsers and

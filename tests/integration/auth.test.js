@@ -236,6 +236,22 @@ describe('authentication', { timeout: 240_000 }, () => {
       }
     });
 
+    test('headers past the 128 KiB cap are refused (>= 400); a 40 KiB signed query is not', T, async () => {
+      const long = await rawV1(lim, lim.creds, { ...ACTION, Pad: 'q'.repeat(40 * 1024) }, { timeoutMs: 10_000 });
+      assertSuccessEnvelope(long, 'a GET whose query is 40 KiB');
+      let res;
+      try {
+        res = await sendRaw({ port: lim.port, method: 'GET', path: '/?Action=DescribeVaults',
+          headers: { 'x-pad': 'h'.repeat(160 * 1024) }, timeoutMs: 10_000 });
+      } catch (e) {
+        // Closing the connection on an oversize header block is acceptable too.
+        assert.ok(['ECONNRESET', 'EPIPE'].includes(e.code), `transport error ${e.code}: ${e.message}`);
+      }
+      if (res) assert.ok(res.status >= 400, `160 KiB header: HTTP ${res.status}`);
+      assert.ok(lim.alive(), 'hbrd is still running');
+      assertSuccessEnvelope(await rawV1(lim, lim.creds, ACTION), 'a normal call after the oversize header');
+    });
+
     test('more than 1000 parameters is 400', T, async () => {
       const params = { ...ACTION };
       for (let i = 1; i <= 1001; i++) params[`P${i}`] = 'x';

@@ -228,29 +228,12 @@ static void set_body(struct req *q, const char *body)
 /* Replace the value of the first `key` in l; false if absent. */
 static bool kv_set(struct hbr_kvlist *l, const char *key, const char *val)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->items[i].key, key))
-			continue;
-		hbr_free(l->items[i].val);
-		l->items[i].val = hbr_strdup(val);
-		return true;
-	}
-	return false;
+	return hbr_kvlist_set(l, key, val);
 }
 
 static bool kv_del(struct hbr_kvlist *l, const char *key)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->items[i].key, key))
-			continue;
-		hbr_free(l->items[i].key);
-		hbr_free(l->items[i].val);
-		memmove(&l->items[i], &l->items[i + 1],
-		        (l->n - i - 1) * sizeof(*l->items));
-		l->n--;
-		return true;
-	}
-	return false;
+	return hbr_kvlist_del(l, key);
 }
 
 /* Set a V1 parameter wherever the capture carries it. */

@@ -171,6 +171,66 @@ static void test_cap_refuses_and_leaves_buffer_unchanged(void **state)
 	hbr_buf_release(&b);
 }
 
+static void test_put_i64_writes_decimal(void **state)
+{
+	struct hbr_buf b = HBR_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(hbr_buf_put_i64(&b, 0), 0);
+	assert_int_equal(hbr_buf_putc(&b, ' '), 0);
+	assert_int_equal(hbr_buf_put_i64(&b, -1), 0);
+	assert_int_equal(hbr_buf_putc(&b, ' '), 0);
+	assert_int_equal(hbr_buf_put_i64(&b, 1234567890123), 0);
+	assert_int_equal(hbr_buf_putc(&b, ' '), 0);
+	assert_int_equal(hbr_buf_put_i64(&b, INT64_MAX), 0);
+	assert_int_equal(hbr_buf_putc(&b, ' '), 0);
+	assert_int_equal(hbr_buf_put_i64(&b, INT64_MIN), 0);
+	assert_string_equal(hbr_buf_cstr(&b),
+	                    "0 -1 1234567890123 9223372036854775807"
+	                    " -9223372036854775808");
+	assert_int_equal(b.len, strlen(hbr_buf_cstr(&b)));
+	hbr_buf_release(&b);
+}
+
+/* printf formats into the room there is and again after growing when
+ * it did not fit: both paths give the same text, NUL-terminated. */
+static void test_printf_fits_room_or_grows(void **state)
+{
+	struct hbr_buf b = HBR_BUF_INIT;
+	char want[400];
+
+	(void)state;
+	assert_int_equal(hbr_buf_puts(&b, "x"), 0); /* cap 64 now */
+	assert_int_equal(b.cap, 64);
+	/* 62 more bytes: exactly what fits with the NUL */
+	assert_int_equal(hbr_buf_printf(&b, "%062d", 7), 0);
+	assert_int_equal(b.len, 63);
+	assert_int_equal(b.cap, 64);
+	assert_int_equal(hbr_buf_cstr(&b)[63], '\0');
+	/* one byte more than the room: grows and formats again */
+	assert_int_equal(hbr_buf_printf(&b, "%s-%300d", "y", 5), 0);
+	(void)snprintf(want, sizeof(want), "x%062d%s-%300d", 7, "y", 5);
+	assert_string_equal(hbr_buf_cstr(&b), want);
+	assert_int_equal(b.len, strlen(want));
+	hbr_buf_release(&b);
+}
+
+/* putc's fast path stops at the cap like every other append. */
+static void test_putc_respects_cap_with_room_left(void **state)
+{
+	struct hbr_buf b;
+
+	(void)state;
+	hbr_buf_init(&b, 3);
+	assert_int_equal(hbr_buf_reserve(&b, 60), HBR_ETOOBIG);
+	assert_int_equal(hbr_buf_putc(&b, 'a'), 0); /* cap 64 > max */
+	assert_int_equal(hbr_buf_putc(&b, 'b'), 0);
+	assert_int_equal(hbr_buf_putc(&b, 'c'), 0);
+	assert_int_equal(hbr_buf_putc(&b, 'd'), HBR_ETOOBIG);
+	assert_string_equal(hbr_buf_cstr(&b), "abc");
+	hbr_buf_release(&b);
+}
+
 static void test_cap_refuses_first_append_too(void **state)
 {
 	struct hbr_buf b;
@@ -266,6 +326,9 @@ int main(void)
 		cmocka_unit_test(test_cap_allows_exactly_max),
 		cmocka_unit_test(test_cap_refuses_and_leaves_buffer_unchanged),
 		cmocka_unit_test(test_cap_refuses_first_append_too),
+		cmocka_unit_test(test_put_i64_writes_decimal),
+		cmocka_unit_test(test_printf_fits_room_or_grows),
+		cmocka_unit_test(test_putc_respects_cap_with_room_left),
 		cmocka_unit_test(test_size_overflow_is_refused),
 		cmocka_unit_test(test_clear_keeps_memory_and_max),
 		cmocka_unit_test(test_detach_hands_over_and_resets),

@@ -139,6 +139,27 @@ static void test_many_entries_and_reuse_after_release(void **state)
 	hbr_kvlist_release(&l);
 }
 
+static void test_set_and_del_touch_the_first_match(void **state)
+{
+	struct hbr_kvlist l = HBR_KVLIST_INIT;
+
+	(void)state;
+	add(&l, "a", "1");
+	add(&l, "b", "2");
+	add(&l, "a", "3");
+	assert_true(hbr_kvlist_set(&l, "a", "a much longer value than before"));
+	assert_string_equal(l.items[0].key, "a");
+	assert_string_equal(l.items[0].val, "a much longer value than before");
+	assert_string_equal(l.items[2].val, "3");
+	assert_false(hbr_kvlist_set(&l, "zz", "x"));
+	assert_true(hbr_kvlist_del(&l, "a"));
+	assert_int_equal(l.n, 2);
+	assert_string_equal(hbr_kvlist_get(&l, "a"), "3");
+	assert_string_equal(l.items[0].key, "b");
+	assert_false(hbr_kvlist_del(&l, "zz"));
+	hbr_kvlist_release(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_empty_list_lookups),
 		cmocka_unit_test(test_sort_is_byte_order_and_stable),
 		cmocka_unit_test(test_many_entries_and_reuse_after_release),
+		cmocka_unit_test(test_set_and_del_touch_the_first_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

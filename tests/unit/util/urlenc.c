@@ -89,6 +89,55 @@ static void test_encode_decode_round_trip(void **state)
 	hbr_buf_release(&dec);
 }
 
+/* The one-pass double encoding equals encoding twice, for every byte
+ * and for mixed strings, and respects the cap exactly. */
+static void test_encode_twice_equals_encode_of_encode(void **state)
+{
+	struct hbr_buf once = HBR_BUF_INIT, twice = HBR_BUF_INIT,
+	               fused = HBR_BUF_INIT, capped;
+	char all[256];
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int i = 0; i < 256; i++)
+		all[i] = (char)i;
+	for (int round = 0; round < 200; round++) {
+		size_t len = round == 0 ? sizeof(all) : (size_t)(seed % 64);
+		char text[256];
+		const char *in = all;
+		if (round > 0) {
+			for (size_t i = 0; i < len; i++) {
+				seed = seed * 1103515245u + 12345u;
+				text[i] = (char)(seed >> 16);
+			}
+			in = text;
+		}
+		hbr_buf_clear(&once);
+		hbr_buf_clear(&twice);
+		hbr_buf_clear(&fused);
+		assert_int_equal(hbr_buf_puts(&fused, "keep"), 0);
+		assert_int_equal(hbr_buf_puts(&twice, "keep"), 0);
+		assert_int_equal(hbr_url_encode(&once, in, len), 0);
+		assert_int_equal(hbr_url_encode(&twice, once.ptr, once.len), 0);
+		assert_int_equal(hbr_url_encode_twice(&fused, in, len), 0);
+		assert_int_equal(fused.len, twice.len);
+		assert_string_equal(hbr_buf_cstr(&fused), hbr_buf_cstr(&twice));
+		seed = seed * 1103515245u + 12345u;
+	}
+	/* "a b" becomes "a%2520b": 7 bytes fit a cap of 7, not of 6 */
+	hbr_buf_init(&capped, 7);
+	assert_int_equal(hbr_url_encode_twice(&capped, "a b", 3), 0);
+	assert_string_equal(hbr_buf_cstr(&capped), "a%2520b");
+	hbr_buf_release(&capped);
+	hbr_buf_init(&capped, 6);
+	assert_int_equal(hbr_url_encode_twice(&capped, "a b", 3), HBR_ETOOBIG);
+	assert_int_equal(capped.len, 0);
+	hbr_buf_release(&capped);
+	hbr_buf_release(&once);
+	hbr_buf_release(&twice);
+	hbr_buf_release(&fused);
+}
+
 static void test_capped_output_fails(void **state)
 {
 	struct hbr_buf b;
@@ -162,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_encode_is_byte_exact),
 		cmocka_unit_test(test_encode_decode_round_trip),
 		cmocka_unit_test(test_capped_output_fails),
+		cmocka_unit_test(test_encode_twice_equals_encode_of_encode),
 		cmocka_unit_test(test_form_parse_edge_cases),
 		cmocka_unit_test(test_form_parse_respects_len),
 		cmocka_unit_test(test_form_parse_limit_counts_only_real_params),
