@@ -8,7 +8,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config
-      libmicrohttpd-dev libjansson-dev libssl-dev libsqlite3-dev libzstd-dev
+      libjansson-dev libssl-dev libsqlite3-dev libzstd-dev
       libxxhash-dev libcurl4-openssl-dev libpq-dev libcmocka-dev
       nodejs npm sqlite3 clang libclang-rt-14-dev python3)
 [ "${1:-}" = "--bench" ] && pkgs+=(nginx-light restic borgbackup strace time)
