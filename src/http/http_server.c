@@ -281,14 +281,22 @@ static bool answer(struct conn *c)
 	srv->cb(&resp, &c->req, srv->payload);
 	if (c->req.error || !c->head.keep_alive)
 		c->close_after = true;
-	(void)hbr_buf_printf(h,
-	                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	                     "Content-Length: %zu\r\n",
-	                     resp.status, reason(resp.status),
-	                     resp.content_type, resp.body.len);
-	for (size_t i = 0; i < resp.headers.n; i++)
-		(void)hbr_buf_printf(h, "%s: %s\r\n", resp.headers.items[i].key,
-		                     resp.headers.items[i].val);
+	(void)hbr_buf_reserve(h, 256);
+	(void)hbr_buf_puts(h, "HTTP/1.1 ");
+	(void)hbr_buf_put_i64(h, resp.status);
+	(void)hbr_buf_putc(h, ' ');
+	(void)hbr_buf_puts(h, reason(resp.status));
+	(void)hbr_buf_puts(h, "\r\nContent-Type: ");
+	(void)hbr_buf_puts(h, resp.content_type);
+	(void)hbr_buf_puts(h, "\r\nContent-Length: ");
+	(void)hbr_buf_put_i64(h, (int64_t)resp.body.len);
+	(void)hbr_buf_puts(h, "\r\n");
+	for (size_t i = 0; i < resp.headers.n; i++) {
+		(void)hbr_buf_puts(h, resp.headers.items[i].key);
+		(void)hbr_buf_puts(h, ": ");
+		(void)hbr_buf_puts(h, resp.headers.items[i].val);
+		(void)hbr_buf_puts(h, "\r\n");
+	}
 	hbr_kvlist_release(&resp.headers);
 	if (c->close_after)
 		(void)hbr_buf_puts(h, "Connection: close\r\n");
