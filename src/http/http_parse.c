@@ -5,6 +5,7 @@
 #include "http/http_parse.h"
 #include "util/alloc.h"
 #include "util/error.h"
+#include "util/urlenc.h"
 
 #define CHUNK_LINE_MAX 4096 /* a chunk-size line or a trailer field */
 
@@ -226,17 +227,6 @@ void hbr_http_chunked_init(struct hbr_http_chunked *c)
 	c->state = CH_SIZE;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int hbr_http_chunked_feed(struct hbr_http_chunked *c, struct hbr_buf *body,
                           const char *data, size_t len, size_t *used)
 {
@@ -247,11 +237,11 @@ int hbr_http_chunked_feed(struct hbr_http_chunked *c, struct hbr_buf *body,
 		char ch = data[i];
 		switch (c->state) {
 		case CH_SIZE:
-			if (hexval(ch) >= 0) {
+			if (hbr_hex_digit(ch) >= 0) {
 				if (c->remaining > (UINT64_MAX >> 4))
 					return bad("chunk size");
 				c->remaining = c->remaining * 16 +
-				               (uint64_t)hexval(ch);
+				               (uint64_t)hbr_hex_digit(ch);
 				c->digits = true;
 			} else if (ch == ';' || ch == ' ' || ch == '\t' ||
 			           ch == '\r') {
