@@ -36,6 +36,7 @@
 #define READ_CHUNK   (64u << 10) /* bytes asked of one read() */
 #define ACCEPT_BATCH 64
 #define MAX_EVENTS   64
+#define IDLE_BUF_MAX (16u << 10) /* read buffer kept between requests */
 
 enum phase { P_HEAD, P_BODY, P_CHUNKED, P_WRITE };
 
@@ -252,6 +253,9 @@ static bool flush(struct conn *c)
 		return false;
 	}
 	reset_request(c);
+	/* A big request's read buffer is not kept for an idle connection. */
+	if (!c->in.len && c->in.cap > IDLE_BUF_MAX)
+		hbr_buf_release(&c->in);
 	watch(c, EPOLLIN);
 	return true;
 }
@@ -540,6 +544,21 @@ static void on_readable(struct conn *c)
 	}
 }
 
+/* Out of file descriptors, the pending connection stays queued and the
+ * listening socket stays readable: without a pause the loop would spin
+ * on it (and the log fill) until a descriptor is free. */
+static void out_of_fds(int err)
+{
+	static _Atomic int64_t last_log_ms;
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int64_t now = now_ms(), last = atomic_load(&last_log_ms);
+
+	if (now - last >= 1000 &&
+	    atomic_compare_exchange_strong(&last_log_ms, &last, now))
+		hbr_log_warn("accept: %s; new connections wait", strerror(err));
+	nanosleep(&pause, NULL);
+}
+
 static void accept_some(struct worker *w)
 {
 	struct hbr_http_server *srv = w->srv;
@@ -554,7 +573,7 @@ static void accept_some(struct worker *w)
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				hbr_log_warn("accept: %s", strerror(errno));
+				out_of_fds(errno);
 			return;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
