@@ -1,5 +1,6 @@
 /*
- * The HTTP front: libmicrohttpd with a poll() thread pool, turning each
+ * The HTTP front: an HTTP/1.1 server with one epoll loop per worker
+ * thread (http_server.c; framing in http_parse.c), turning each
  * request into a struct hbr_http_request (decoded query, lower-cased
  * headers, the raw de-chunked body) and handing it to one handler.
  * No business logic and no error format lives here: when a limit is hit
