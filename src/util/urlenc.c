@@ -86,23 +86,43 @@ int hbr_hex_digit(char c)
 int hbr_url_decode(struct hbr_buf *out, const char *s, size_t len,
                    bool plus_is_space)
 {
-	int error = 0;
+	size_t room;
+	char *p;
+	int error;
 
-	for (size_t i = 0; i < len && error == 0; i++) {
-		if (s[i] == '%' && i + 2 < len &&
-		    hbr_hex_digit(s[i + 1]) >= 0 &&
-		    hbr_hex_digit(s[i + 2]) >= 0) {
-			char c = (char)(hbr_hex_digit(s[i + 1]) << 4 |
-			                hbr_hex_digit(s[i + 2]));
-			error = hbr_buf_putc(out, c);
+	/* Decoding never lengthens: reserve len at once (or what the cap
+	 * leaves, failing as soon as the output would pass it) and write in
+	 * place; every request decodes each of its parameters. */
+	room = out->max && out->max - out->len < len ? out->max - out->len :
+	                                               len;
+	if ((error = hbr_buf_reserve(out, room)) < 0)
+		return error;
+	p = out->ptr + out->len;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		int hi, lo;
+		if (c == '%' && i + 2 < len &&
+		    (hi = hbr_hex_digit(s[i + 1])) >= 0 &&
+		    (lo = hbr_hex_digit(s[i + 2])) >= 0) {
+			c = (char)(hi << 4 | lo);
 			i += 2;
-		} else if (s[i] == '+' && plus_is_space) {
-			error = hbr_buf_putc(out, ' ');
-		} else {
-			error = hbr_buf_putc(out, s[i]);
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
 		}
+		if ((size_t)(p - (out->ptr + out->len)) == room) {
+			out->len = (size_t)(p - out->ptr);
+			out->ptr[out->len] = '\0';
+			return hbr_error_set(
+			        HBR_ETOOBIG,
+			        "input larger than the limit of %zu"
+			        " bytes",
+			        out->max);
+		}
+		*p++ = c;
 	}
-	return error;
+	out->len = (size_t)(p - out->ptr);
+	out->ptr[out->len] = '\0';
+	return 0;
 }
 
 int hbr_form_parse(struct hbr_kvlist *out, const char *s, size_t len,
