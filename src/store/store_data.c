@@ -688,6 +688,51 @@ int hbr_store_owner_deltas_apply(struct hbr_store *s, const char *vault_id,
 	return error < 0 ? error : 0;
 }
 
+int hbr_store_share_no(int64_t *out, struct hbr_store *s, const char *name,
+                       bool create)
+{
+	int error;
+
+	if ((error = hbr_store_count(out, s,
+	                             "SELECT no FROM share_names"
+	                             " WHERE name = ?",
+	                             "s", name)) < 0 ||
+	    *out || !create)
+		return error;
+	if ((error = hbr_store_execf(s,
+	                             "INSERT INTO share_names (name)"
+	                             " VALUES (?)",
+	                             "s", name)) < 0)
+		return error;
+	return hbr_store_count(
+	        out, s, "SELECT no FROM share_names WHERE name = ?", "s", name);
+}
+
+int hbr_store_share_name(char out[HBR_ID_MAX], struct hbr_store *s, int64_t no)
+{
+	struct hbr_stmt *st = NULL;
+	int error;
+
+	if ((error = hbr_store_queryf(&st, s,
+	                              "SELECT name FROM share_names"
+	                              " WHERE no = ?",
+	                              "i", no)) < 0)
+		return error;
+	if ((error = hbr_stmt_next(st)) == 1 &&
+	    strlen(hbr_stmt_text(st, 0)) < HBR_ID_MAX) {
+		memcpy(out, hbr_stmt_text(st, 0),
+		       strlen(hbr_stmt_text(st, 0)) + 1);
+		error = 0;
+	} else if (error >= 0) {
+		error = hbr_error_set(HBR_ECORRUPT,
+		                      "chunk_shares: share number %lld has no"
+		                      " name",
+		                      (long long)no);
+	}
+	hbr_stmt_done(st);
+	return error;
+}
+
 /* Whether a chunk counts as its owner's exclusive bytes
  * (docs/RECLAMATION.md): every reference is the owner's. */
 static bool exclusive(const char *owner, int64_t refs, int64_t owner_refs)
@@ -737,15 +782,16 @@ static void build_ref_sql(void)
 	};
 	/* The padding's repeated ids select their row once. */
 	static const char *const share[SHARE_KINDS][2] = {
-		{ "INSERT INTO chunk_shares (vault_id, client_id, chunk_id,"
-		  " refs) SELECT vault_id, owner, chunk_id, owner_refs"
+		{ "INSERT INTO chunk_shares (vault_no, chunk_id, client_no,"
+		  " refs) SELECT ?, chunk_id, (SELECT no FROM share_names"
+		  " WHERE name = chunks.owner), owner_refs"
 		  " FROM chunks WHERE vault_id = ?",
-		  " ON CONFLICT (vault_id, client_id, chunk_id) DO UPDATE"
+		  " ON CONFLICT (vault_no, chunk_id, client_no) DO UPDATE"
 		  " SET refs = excluded.refs" },
-		{ "INSERT INTO chunk_shares (vault_id, client_id, chunk_id,"
-		  " refs) SELECT vault_id, ?, chunk_id, 1"
+		{ "INSERT INTO chunk_shares (vault_no, chunk_id, client_no,"
+		  " refs) SELECT ?, chunk_id, ?, 1"
 		  " FROM chunks WHERE vault_id = ?",
-		  " ON CONFLICT (vault_id, client_id, chunk_id) DO UPDATE"
+		  " ON CONFLICT (vault_no, chunk_id, client_no) DO UPDATE"
 		  " SET refs = chunk_shares.refs + 1" },
 	};
 
@@ -816,23 +862,26 @@ static int read_ref_rows(struct ref_row *rows, struct hbr_store *s,
 }
 
 /* Run sql (one of the kinds of a list statement) over the n ids of ids
- * (contiguous): client_id first when given, then the vault, then the
- * ids. */
+ * (contiguous): the nnos numbers first, then client_id when given, then
+ * the vault, then the ids. */
 static int write_list(struct hbr_store *s, char (*sql)[4096],
-                      const char *vault_id, const char *client_id,
-                      const uint8_t *ids, size_t n)
+                      const int64_t *nos, int nnos, const char *vault_id,
+                      const char *client_id, const uint8_t *ids, size_t n)
 {
 	for (size_t i = 0; i < n; i += HBR_IDLIST_MAX) {
 		size_t m = n - i < HBR_IDLIST_MAX ? n - i : HBR_IDLIST_MAX,
 		       kind = hbr_idlist_kind(m);
 		struct hbr_stmt *st = NULL;
-		int idx = client_id ? 2 : 1;
-		int error;
+		int idx = nnos + (client_id ? 2 : 1);
+		int error = 0;
 
 		if ((error = s->ops->prepare(&st, s, sql[kind])) < 0)
 			return error;
-		if ((client_id &&
-		     (error = s->ops->bind_text(st, 1, client_id)) < 0) ||
+		for (int k = 0; k < nnos && !error; k++)
+			error = s->ops->bind_int64(st, k + 1, nos[k]);
+		if (error < 0 ||
+		    (client_id && (error = s->ops->bind_text(st, nnos + 1,
+		                                             client_id)) < 0) ||
 		    (error = s->ops->bind_text(st, idx, vault_id)) < 0 ||
 		    (error = hbr_idlist_bind(s, st, idx + 1,
 		                             ids + i * HBR_CHUNK_ID_LEN,
@@ -856,6 +905,32 @@ struct ref_lists {
 	size_t n[REF_KINDS], nsplit;
 };
 
+/* The share numbers a commit needs (share_names), made once each: the
+ * vault's, the committer's, and those of the owners whose chunks it
+ * splits (SHARE_SPLIT looks them up by name). */
+struct commit_nos {
+	int64_t vault, client;
+	char (*owners)[HBR_ID_MAX];
+	size_t nowners, cap;
+};
+
+static int need_owner_no(struct commit_nos *c, struct hbr_store *s,
+                         const char *owner)
+{
+	int64_t no = 0;
+	int error;
+
+	for (size_t i = c->nowners; i > 0; i--)
+		if (!strcmp(c->owners[i - 1], owner))
+			return 0;
+	if ((error = hbr_store_share_no(&no, s, owner, true)) < 0)
+		return error;
+	hbr_grow((void **)&c->owners, &c->cap, c->nowners + 1,
+	         sizeof(*c->owners));
+	(void)snprintf(c->owners[c->nowners++], HBR_ID_MAX, "%s", owner);
+	return 0;
+}
+
 static void list_add(uint8_t *list, size_t *n, const uint8_t *id)
 {
 	memcpy(list + (*n)++ * HBR_CHUNK_ID_LEN, id, HBR_CHUNK_ID_LEN);
@@ -866,19 +941,28 @@ static void list_add(uint8_t *list, size_t *n, const uint8_t *id)
  * references from the rows REF_SHARED then clears.
  */
 static int write_block(struct hbr_store *s, const struct ref_lists *l,
-                       const char *vault_id, const char *client_id)
+                       struct commit_nos *nos, const char *vault_id,
+                       const char *client_id)
 {
 	int error = 0;
 
+	if (l->n[REF_SHARED] && !nos->vault &&
+	    ((error = hbr_store_share_no(&nos->vault, s, vault_id, true)) < 0 ||
+	     (error = hbr_store_share_no(&nos->client, s, client_id, true)) <
+	             0))
+		return error;
 	if (l->nsplit)
-		error = write_list(s, share_sql[SHARE_SPLIT], vault_id, NULL,
-		                   l->split, l->nsplit);
+		error = write_list(s, share_sql[SHARE_SPLIT], &nos->vault, 1,
+		                   vault_id, NULL, l->split, l->nsplit);
 	if (!error && l->n[REF_SHARED])
-		error = write_list(s, share_sql[SHARE_ADD], vault_id, client_id,
-		                   l->ids[REF_SHARED], l->n[REF_SHARED]);
+		error = write_list(s, share_sql[SHARE_ADD],
+		                   (const int64_t[]){ nos->vault, nos->client },
+		                   2, vault_id, NULL, l->ids[REF_SHARED],
+		                   l->n[REF_SHARED]);
 	for (int c = 0; c < REF_KINDS && !error; c++)
 		if (l->n[c])
-			error = write_list(s, ref_update_sql[c], vault_id,
+			error = write_list(s, ref_update_sql[c], NULL, 0,
+			                   vault_id,
 			                   c == REF_FIRST ? client_id : NULL,
 			                   l->ids[c], l->n[c]);
 	return error;
@@ -900,6 +984,7 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 	struct hbr_buf named = HBR_BUF_INIT;
 	struct pack_gain *gains = NULL;
 	struct hbr_owner_delta *deltas = NULL;
+	struct commit_nos nos = { 0 };
 	struct ref_row *rows = hbr_calloc(HBR_IDLIST_MAX, sizeof(*rows));
 	uint8_t *lists = hbr_malloc((size_t)(REF_KINDS + 1) * HBR_IDLIST_MAX *
 	                            HBR_CHUNK_ID_LEN);
@@ -957,13 +1042,16 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 				hbr_owner_delta_add(&deltas, &ndeltas, &dcap,
 				                    client_id, r->stored_len);
 			} else if (c == REF_SHARED && alone) {
+				if ((error = need_owner_no(&nos, s, r->owner)) <
+				    0)
+					break;
 				list_add(l.split, &l.nsplit, id);
 				hbr_owner_delta_add(&deltas, &ndeltas, &dcap,
 				                    r->owner, -r->stored_len);
 			}
 		}
-		if (!missing)
-			error = write_block(s, &l, vault_id, client_id);
+		if (error >= 0 && !missing)
+			error = write_block(s, &l, &nos, vault_id, client_id);
 	}
 	if (error < 0)
 		goto out;
@@ -981,6 +1069,7 @@ static int add_refs(int64_t *stored_out, struct hbr_store *s,
 		goto out;
 	*stored_out = stored;
 out:
+	hbr_free(nos.owners);
 	hbr_free(rows);
 	hbr_free(lists);
 	hbr_free(gains);

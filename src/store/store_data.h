@@ -203,4 +203,14 @@ void hbr_owner_delta_add(struct hbr_owner_delta **d, size_t *n, size_t *cap,
 int hbr_store_owner_deltas_apply(struct hbr_store *s, const char *vault_id,
                                  struct hbr_owner_delta *d, size_t n);
 
+/*
+ * The number chunk_shares names a vault or client by (share_names): *out
+ * is 0 when name has none yet, unless create, which gives it one (in the
+ * caller's write transaction). A name keeps its number for good.
+ */
+int hbr_store_share_no(int64_t *out, struct hbr_store *s, const char *name,
+                       bool create);
+/* The name of share number no; HBR_ECORRUPT when it has none. */
+int hbr_store_share_name(char out[HBR_ID_MAX], struct hbr_store *s, int64_t no);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "common.h"
 #include <stdarg.h>
+#include "store/store_data.h"
 #include "store/store_exclusive.h"
 #include "util/alloc.h"
 #include "util/error.h"
@@ -304,20 +305,25 @@ int hbr_store_excl_verify(struct hbr_excl_verdict *out, struct hbr_store *s,
 	struct hbr_excl_verdict v = { 0 };
 	struct walk w = { 0 };
 	int64_t *bytes = hbr_calloc(t->nclients + 1, sizeof(*bytes));
+	int64_t vault_no = 0;
 	size_t ti = 0;
 	int rc;
 
+	if ((rc = hbr_store_share_no(&vault_no, s, vault_id, false)) < 0)
+		goto out;
 	if ((rc = hbr_store_queryf(&w.rows, s,
 	                           "SELECT chunk_id, refs, owner, owner_refs,"
 	                           " stored_len FROM chunks WHERE vault_id = ?"
 	                           " ORDER BY chunk_id",
 	                           "s", vault_id)) < 0)
 		goto out;
+	/* A share whose number has no name is damage: it shows as "?". */
 	if ((rc = hbr_store_queryf(&w.shares, s,
-	                           "SELECT chunk_id, client_id, refs FROM"
-	                           " chunk_shares WHERE vault_id = ?"
-	                           " ORDER BY chunk_id, client_id",
-	                           "s", vault_id)) < 0 ||
+	                           "SELECT h.chunk_id, COALESCE(n.name, '?'),"
+	                           " h.refs FROM chunk_shares h LEFT JOIN"
+	                           " share_names n ON n.no = h.client_no"
+	                           " WHERE h.vault_no = ? ORDER BY h.chunk_id",
+	                           "i", vault_no)) < 0 ||
 	    (rc = next_share(&w)) < 0)
 		goto out;
 	for (;;) {
@@ -457,8 +463,15 @@ struct recount_change {
 	size_t shares; /* truth entry whose shares it takes, or SIZE_MAX */
 };
 
+/* write_change's numbers: the vault's, and each truth client's (0
+ * until needed). */
+struct recount_nos {
+	int64_t vault;
+	int64_t *clients;
+};
+
 static int write_change(struct hbr_store *s, const char *vault_id,
-                        const struct hbr_excl_truth *t,
+                        const struct hbr_excl_truth *t, struct recount_nos *nos,
                         const struct recount_change *c)
 {
 	const struct hbr_gc_dec *d = &t->refs;
@@ -480,15 +493,27 @@ static int write_change(struct hbr_store *s, const char *vault_id,
 		                     (size_t)HBR_CHUNK_ID_LEN);
 	for (size_t k = c->shares == SIZE_MAX ? 0 : d->first[c->shares];
 	     c->shares != SIZE_MAX && k < d->first[c->shares + 1] && rc >= 0;
-	     k++)
-		if (d->by[k].count)
-			rc = hbr_store_execf(
-			        s,
-			        "INSERT INTO chunk_shares (vault_id, client_id,"
-			        " chunk_id, refs) VALUES (?, ?, ?, ?)",
-			        "ssbi", vault_id, d->clients[d->by[k].client],
-			        c->id, (size_t)HBR_CHUNK_ID_LEN,
-			        (int64_t)d->by[k].count);
+	     k++) {
+		int64_t *no = &nos->clients[d->by[k].client];
+
+		if (!d->by[k].count)
+			continue;
+		if (!nos->vault &&
+		    (rc = hbr_store_share_no(&nos->vault, s, vault_id, true)) <
+		            0)
+			break;
+		if (!*no &&
+		    (rc = hbr_store_share_no(no, s, d->clients[d->by[k].client],
+		                             true)) < 0)
+			break;
+		rc = hbr_store_execf(s,
+		                     "INSERT INTO chunk_shares (vault_no,"
+		                     " chunk_id, client_no, refs)"
+		                     " VALUES (?, ?, ?, ?)",
+		                     "ibii", nos->vault, c->id,
+		                     (size_t)HBR_CHUNK_ID_LEN, *no,
+		                     (int64_t)d->by[k].count);
+	}
 	return rc < 0 ? rc : 0;
 }
 
@@ -557,6 +582,8 @@ int hbr_store_excl_recount(struct hbr_store *s, const char *vault_id,
 	struct hbr_excl_sources now = { 0 };
 	struct recount_change *changes = NULL;
 	int64_t *bytes = hbr_calloc(t->nclients + 1, sizeof(*bytes));
+	struct recount_nos nos = { 0, hbr_calloc(t->nclients + 1,
+		                                 sizeof(*nos.clients)) };
 	size_t n = 0;
 	int rc;
 
@@ -579,12 +606,13 @@ int hbr_store_excl_recount(struct hbr_store *s, const char *vault_id,
 	/* The shares are written anew, whatever commits and reclamation
 	 * made of them since the migration. */
 	if ((rc = plan_recount(&changes, &n, bytes, s, vault_id, t)) < 0 ||
+	    (rc = hbr_store_share_no(&nos.vault, s, vault_id, false)) < 0 ||
 	    (rc = hbr_store_execf(s,
-	                          "DELETE FROM chunk_shares WHERE vault_id = ?",
-	                          "s", vault_id)) < 0)
+	                          "DELETE FROM chunk_shares WHERE vault_no = ?",
+	                          "i", nos.vault)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = write_change(s, vault_id, t, &changes[i])) < 0)
+		if ((rc = write_change(s, vault_id, t, &nos, &changes[i])) < 0)
 			goto fail;
 	if ((rc = hbr_store_execf(s,
 	                          "DELETE FROM client_bytes WHERE vault_id = ?",
@@ -612,5 +640,6 @@ out:
 	hbr_excl_sources_free(&now);
 	hbr_free(changes);
 	hbr_free(bytes);
+	hbr_free(nos.clients);
 	return rc;
 }

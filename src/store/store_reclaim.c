@@ -8,6 +8,7 @@
  */
 #include "common.h"
 #include <pthread.h>
+#include "store/store_data.h"
 #include "store/store_idlist.h"
 #include "store/store_reclaim.h"
 #include "store/store_reclaim_private.h"
@@ -322,25 +323,21 @@ static void build_list_sql(void)
 		[SQL_LIST] = "INSERT INTO gc_zeroed (vault_id, chunk_id)"
 		             " SELECT vault_id, chunk_id FROM chunks"
 		             " WHERE vault_id = ?",
-		/* Holders from the chunk index, then each share by its key:
-		 * written as a plain chunk_id filter, SQLite without
-		 * statistics read every share of the vault through the
-		 * primary key instead. */
-		[SQL_SHARES] = "SELECT chunk_id, client_id, refs FROM"
-		               " chunk_shares WHERE (vault_id, client_id,"
-		               " chunk_id) IN (SELECT vault_id, client_id,"
-		               " chunk_id FROM chunk_shares WHERE vault_id = ?",
-		[SQL_UNSHARE] = "DELETE FROM chunk_shares WHERE vault_id = ?",
-		[SQL_SHARE_DEL] = "DELETE FROM chunk_shares WHERE vault_id = ?"
-		                  " AND client_id = ?",
+		/* The share statements name the vault and the client by
+		 * their numbers (share_names). */
+		[SQL_SHARES] = "SELECT chunk_id, client_no, refs FROM"
+		               " chunk_shares WHERE vault_no = ?",
+		[SQL_UNSHARE] = "DELETE FROM chunk_shares WHERE vault_no = ?",
+		[SQL_SHARE_DEL] = "DELETE FROM chunk_shares WHERE vault_no = ?"
+		                  " AND client_no = ?",
 		[SQL_SHARE_LOWER] = "UPDATE chunk_shares SET refs = refs - ?"
-		                    " WHERE vault_id = ? AND client_id = ?",
+		                    " WHERE vault_no = ? AND client_no = ?",
 	};
 
 	for (size_t q = 0; q < SQL_NLIST; q++)
 		for (size_t k = 0; k < HBR_IDLIST_KINDS; k++)
 			hbr_idlist_sql(list_sql[q][k], SQL_SIZE, head[q], k,
-			               q == SQL_SHARES ? ")" : "");
+			               "");
 }
 
 /* Prepare list_sql[q] for a list of n ids (n <= IN_MAX) and bind them
@@ -407,13 +404,14 @@ struct dec_row {
 typedef int row_cb(struct hbr_stmt *st, size_t i, void *payload);
 
 /*
- * Run list statement q (its first parameter the vault) over the ids of
- * d whose want[] is set (all when want is NULL), calling cb with the
- * index in d of each row's id (column 0).
+ * Run list statement q (its first parameter the vault: vault_no when it
+ * is not 0, else vault_id) over the ids of d whose want[] is set (all
+ * when want is NULL), calling cb with the index in d of each row's id
+ * (column 0).
  */
 static int for_lists(struct hbr_store *s, enum list_sql q, const char *vault_id,
-                     const struct hbr_gc_dec *d, const bool *want, row_cb *cb,
-                     void *payload)
+                     int64_t vault_no, const struct hbr_gc_dec *d,
+                     const bool *want, row_cb *cb, void *payload)
 {
 	struct id_list *list = hbr_malloc(sizeof(*list));
 	size_t *at = hbr_malloc((d->n ? d->n : 1) * sizeof(*at)), n = 0;
@@ -432,7 +430,8 @@ static int for_lists(struct hbr_store *s, enum list_sql q, const char *vault_id,
 			       HBR_CHUNK_ID_LEN);
 		if ((rc = prepare_list(&st, s, q, 2, list, len)) < 0)
 			break;
-		if ((rc = s->ops->bind_text(st, 1, vault_id)) < 0) {
+		if ((rc = vault_no ? s->ops->bind_int64(st, 1, vault_no) :
+		                     s->ops->bind_text(st, 1, vault_id)) < 0) {
 			hbr_stmt_done(st);
 			break;
 		}
@@ -564,7 +563,8 @@ int hbr_store_gc_zero_candidates(bool *out, struct hbr_store *s,
 		rest.first += done;
 		rest.n -= done;
 		c = (struct candidates){ out + done, &rest };
-		rc = for_lists(s, SQL_REFS, vault_id, &rest, NULL, on_refs, &c);
+		rc = for_lists(s, SQL_REFS, vault_id, 0, &rest, NULL, on_refs,
+		               &c);
 	}
 	if (txn)
 		hbr_store_rollback(s);
@@ -591,16 +591,21 @@ static int on_row(struct hbr_stmt *st, size_t i, void *payload)
 /* One client's share of a chunk, as read before the step. */
 struct share {
 	size_t i; /* the chunk's index in the step */
-	int64_t refs;
+	int64_t refs, no;
 	char client[HBR_ID_MAX];
 };
 
 /* A change to one client's share of a chunk. */
 struct share_op {
 	bool lower; /* lower by `loss`; else delete */
-	int64_t loss;
-	const char *client; /* in dec_step.shares */
+	int64_t loss, no;
 	size_t i;
+};
+
+/* A client's share number and name, as the step looked it up. */
+struct share_name {
+	int64_t no;
+	char name[HBR_ID_MAX];
 };
 
 static int cmp_share(const void *a, const void *b)
@@ -615,12 +620,11 @@ static int cmp_share(const void *a, const void *b)
 static int cmp_share_op(const void *a, const void *b)
 {
 	const struct share_op *x = a, *y = b;
-	int c;
 
 	if (x->lower != y->lower)
 		return x->lower ? 1 : -1;
-	if ((c = strcmp(x->client, y->client)))
-		return c;
+	if (x->no != y->no)
+		return x->no < y->no ? -1 : 1;
 	if (x->loss != y->loss)
 		return x->loss < y->loss ? -1 : 1;
 	return x->i < y->i ? -1 : x->i > y->i;
@@ -669,23 +673,58 @@ struct dec_step {
 	struct share_op *ops;
 	size_t nops, ocap;
 	int64_t zeroed;
+	struct hbr_store *s;
+	int64_t vault_no; /* 0: the vault has no shares */
+	struct share_name *names; /* sorted by number */
+	size_t nnames, ncap;
 };
+
+/* The name of client number no, looked up once per step. */
+static int name_of(const char **out, struct dec_step *acc, int64_t no)
+{
+	size_t lo = 0, hi = acc->nnames;
+	int rc;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (acc->names[mid].no == no) {
+			*out = acc->names[mid].name;
+			return 0;
+		}
+		if (acc->names[mid].no < no)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	hbr_grow((void **)&acc->names, &acc->ncap, acc->nnames + 1,
+	         sizeof(*acc->names));
+	memmove(&acc->names[lo + 1], &acc->names[lo],
+	        (acc->nnames - lo) * sizeof(*acc->names));
+	acc->nnames++;
+	acc->names[lo].no = no;
+	if ((rc = hbr_store_share_name(acc->names[lo].name, acc->s, no)) < 0)
+		return rc;
+	*out = acc->names[lo].name;
+	return 0;
+}
 
 static int on_share(struct hbr_stmt *st, size_t i, void *payload)
 {
 	struct dec_step *acc = payload;
 	struct share *sh;
-	const char *client = hbr_stmt_text(st, 1);
+	const char *client = NULL;
+	int64_t no = hbr_stmt_int(st, 1);
+	int rc;
 
-	if (strlen(client) >= HBR_ID_MAX)
-		return hbr_error_set(HBR_ECORRUPT,
-		                     "chunk_shares: client id too long: %s",
-		                     client);
+	if ((rc = name_of(&client, acc, no)) < 0)
+		return rc;
 	hbr_grow((void **)&acc->shares, &acc->scap, acc->nshares + 1,
 	         sizeof(*acc->shares));
 	sh = &acc->shares[acc->nshares++];
 	sh->i = i;
 	sh->refs = hbr_stmt_int(st, 2);
+	sh->no = no;
 	memcpy(sh->client, client, strlen(client) + 1);
 	return 0;
 }
@@ -711,8 +750,9 @@ static int read_shares(struct dec_step *acc, struct hbr_store *s,
 		want[i] = r->shared && !zero_only;
 		nwant += want[i];
 	}
-	if (nwant)
-		rc = for_lists(s, SQL_SHARES, vault_id, d, want, on_share, acc);
+	if (nwant && acc->vault_no)
+		rc = for_lists(s, SQL_SHARES, vault_id, acc->vault_no, d, want,
+		               on_share, acc);
 	hbr_free(want);
 	if (rc < 0)
 		return rc;
@@ -773,8 +813,7 @@ static void plan_shared(struct dec_step *acc, const struct hbr_gc_dec *d,
 		hbr_grow((void **)&acc->ops, &acc->ocap, acc->nops + 1,
 		         sizeof(*acc->ops));
 		acc->ops[acc->nops++] =
-		        (struct share_op){ sh->refs > loss, loss, sh->client,
-			                   i };
+		        (struct share_op){ sh->refs > loss, loss, sh->no, i };
 	}
 }
 
@@ -876,21 +915,23 @@ static int lower(struct hbr_store *s, const char *vault_id,
 }
 
 /* Run list statement q over list (n ids), its other parameters first:
- * the vault, then client and, with loss >= 0, the loss before them. */
+ * the vault's number, then the client's (when not 0) and, with loss >=
+ * 0, the loss before them. */
 static int run_share_list(struct hbr_store *s, enum list_sql q,
-                          const char *vault_id, const char *client,
-                          int64_t loss, const struct id_list *list, size_t n)
+                          int64_t vault_no, int64_t client_no, int64_t loss,
+                          const struct id_list *list, size_t n)
 {
 	struct hbr_stmt *st = NULL;
 	int idx = 1, rc;
 
 	if ((rc = prepare_list(&st, s, q,
-	                       1 + (loss >= 0) + 1 + (client != NULL), list,
+	                       1 + (loss >= 0) + 1 + (client_no != 0), list,
 	                       n)) < 0)
 		return rc;
 	if ((loss >= 0 && (rc = s->ops->bind_int64(st, idx++, loss)) < 0) ||
-	    (rc = s->ops->bind_text(st, idx++, vault_id)) < 0 ||
-	    (client && (rc = s->ops->bind_text(st, idx++, client)) < 0) ||
+	    (rc = s->ops->bind_int64(st, idx++, vault_no)) < 0 ||
+	    (client_no &&
+	     (rc = s->ops->bind_int64(st, idx++, client_no)) < 0) ||
 	    (rc = hbr_stmt_next(st)) < 0) {
 		hbr_stmt_done(st);
 		return rc;
@@ -902,20 +943,23 @@ static int run_share_list(struct hbr_store *s, enum list_sql q,
 /* The step's changes to chunk_shares: every share of the chunks marked
  * unshare, then each client's lowered or emptied shares, one statement
  * per group and IN_MAX ids. */
-static int write_shares(struct hbr_store *s, const char *vault_id,
-                        struct dec_step *acc, const struct hbr_gc_dec *d)
+static int write_shares(struct hbr_store *s, struct dec_step *acc,
+                        const struct hbr_gc_dec *d)
 {
 	struct id_list *list = hbr_malloc(sizeof(*list));
 	size_t n = 0;
 	int rc = 0;
 
+	/* No number, no shares: nothing to change. */
+	if (!acc->vault_no)
+		goto out;
 	for (size_t i = 0; i < d->n && rc >= 0; i++) {
 		if (acc->rows[i].unshare)
 			memcpy(list->ids[n++], d->ids + i * HBR_CHUNK_ID_LEN,
 			       HBR_CHUNK_ID_LEN);
 		if (n && (n == IN_MAX || i + 1 == d->n)) {
-			rc = run_share_list(s, SQL_UNSHARE, vault_id, NULL, -1,
-			                    list, n);
+			rc = run_share_list(s, SQL_UNSHARE, acc->vault_no, 0,
+			                    -1, list, n);
 			n = 0;
 		}
 	}
@@ -924,18 +968,19 @@ static int write_shares(struct hbr_store *s, const char *vault_id,
 	for (size_t i = 0; i < acc->nops && rc >= 0;) {
 		const struct share_op *g = &acc->ops[i];
 
-		for (n = 0; i < acc->nops && n < IN_MAX &&
-		            acc->ops[i].lower == g->lower &&
-		            !strcmp(acc->ops[i].client, g->client) &&
-		            acc->ops[i].loss == g->loss;
+		for (n = 0;
+		     i < acc->nops && n < IN_MAX &&
+		     acc->ops[i].lower == g->lower && acc->ops[i].no == g->no &&
+		     acc->ops[i].loss == g->loss;
 		     i++)
 			memcpy(list->ids[n++],
 			       d->ids + acc->ops[i].i * HBR_CHUNK_ID_LEN,
 			       HBR_CHUNK_ID_LEN);
 		rc = run_share_list(
-		        s, g->lower ? SQL_SHARE_LOWER : SQL_SHARE_DEL, vault_id,
-		        g->client, g->lower ? g->loss : -1, list, n);
+		        s, g->lower ? SQL_SHARE_LOWER : SQL_SHARE_DEL,
+		        acc->vault_no, g->no, g->lower ? g->loss : -1, list, n);
 	}
+out:
 	hbr_free(list);
 	return rc < 0 ? rc : 0;
 }
@@ -1090,8 +1135,10 @@ int hbr_store_gc_decrement(struct hbr_gc_step *out, struct hbr_store *s,
 			want[i] = !candidate || candidate[i];
 	else if ((rc = not_listed(want, s, vault_id, d)) < 0)
 		goto fail;
-	if ((rc = for_lists(s, SQL_ROWS, vault_id, d, want, on_row, acc.rows)) <
-	            0 ||
+	acc.s = s;
+	if ((rc = hbr_store_share_no(&acc.vault_no, s, vault_id, false)) < 0 ||
+	    (rc = for_lists(s, SQL_ROWS, vault_id, 0, d, want, on_row,
+	                    acc.rows)) < 0 ||
 	    (rc = read_shares(&acc, s, vault_id, d, zero)) < 0)
 		goto fail;
 	plan_step(&acc, d, zero);
@@ -1099,7 +1146,7 @@ int hbr_store_gc_decrement(struct hbr_gc_step *out, struct hbr_store *s,
 	 * them. */
 	if ((zero && (rc = list_zeroed(s, vault_id, &acc, d)) < 0) ||
 	    (rc = drop_emptied(&acc, s, vault_id, now)) < 0 ||
-	    (rc = write_shares(s, vault_id, &acc, d)) < 0 ||
+	    (rc = write_shares(s, &acc, d)) < 0 ||
 	    (rc = lower(s, vault_id, &acc, d, now)) < 0 ||
 	    (rc = apply_pack_bytes(s, vault_id, acc.pb, acc.npb)) < 0 ||
 	    (rc = hbr_store_owner_deltas_apply(s, vault_id, acc.deltas,
@@ -1124,6 +1171,7 @@ out:
 	hbr_free(acc.deltas);
 	hbr_free(acc.shares);
 	hbr_free(acc.ops);
+	hbr_free(acc.names);
 	return rc;
 }
 

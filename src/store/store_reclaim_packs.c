@@ -353,9 +353,11 @@ int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
 	/* Bounded steps: a large vault's rows go in many short
 	 * transactions, never one that holds the writer for seconds. */
 	if ((rc = hbr_store_execf(s,
-	                          "DELETE FROM chunk_shares WHERE vault_id = ?"
-	                          " AND chunk_id IN (SELECT chunk_id FROM"
-	                          " chunks WHERE vault_id = ? LIMIT ?)",
+	                          "DELETE FROM chunk_shares WHERE vault_no ="
+	                          " (SELECT no FROM share_names WHERE"
+	                          " name = ?) AND chunk_id IN (SELECT"
+	                          " chunk_id FROM chunks WHERE vault_id = ?"
+	                          " LIMIT ?)",
 	                          "ssi", vault_id, vault_id, limit)) < 0 ||
 	    (rc = hbr_store_execf(s,
 	                          "DELETE FROM chunks WHERE vault_id = ? AND"
@@ -382,7 +384,8 @@ int hbr_store_gc_forget_vault(int64_t *left_out, struct hbr_store *s,
 	                           "s", vault_id)) < 0 ||
 	     (rc = hbr_store_execf(s,
 	                           "DELETE FROM chunk_shares WHERE"
-	                           " vault_id = ?",
+	                           " vault_no = (SELECT no FROM share_names"
+	                           " WHERE name = ?)",
 	                           "s", vault_id)) < 0 ||
 	     (rc = hbr_store_execf(s,
 	                           "DELETE FROM exclusive_recount WHERE"

@@ -270,9 +270,16 @@ static const char *const migrations[] = {
 	 * client would free"). A chunk one client alone references keeps
 	 * it as owner with owner_refs = refs, as before; a chunk two or
 	 * more reference has no owner, and chunk_shares counts each
-	 * client's references to it. Keyed by client first, so a commit
-	 * raises its client's shares in key order; the index finds a
-	 * chunk's holders when reclamation lowers them.
+	 * client's references to it.
+	 *
+	 * A vault of clients sharing most of their data has ten share rows
+	 * per chunk or more, so a share is as small as it can be: the vault
+	 * and the client are numbers (share_names; a name keeps its number
+	 * for good, so no row can come to mean another client), and the
+	 * key is the only index. It leads with the chunk: reclamation reads
+	 * and changes a chunk's holders together, and a commit's sorted ids
+	 * walk it in order; nothing asks for one client's shares in order
+	 * (a client's go as reclamation applies its snapshots).
 	 *
 	 * Who references the chunks that migration 8's scheme lost track
 	 * of (refs <> owner_refs: its "counted for nobody") is written only
@@ -282,12 +289,12 @@ static const char *const migrations[] = {
 	 * the refs objects (gc_exclusive.c). Chunks one client alone held
 	 * are exact already and stay as they are.
 	 */
+	"CREATE TABLE share_names ("
+	" no INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
 	"CREATE TABLE chunk_shares ("
-	" vault_id TEXT NOT NULL, client_id TEXT NOT NULL,"
-	" chunk_id BLOB NOT NULL, refs INTEGER NOT NULL,"
-	" PRIMARY KEY (vault_id, client_id, chunk_id)) WITHOUT ROWID;"
-	"CREATE INDEX chunk_shares_chunk ON chunk_shares(vault_id,"
-	" chunk_id);"
+	" vault_no INTEGER NOT NULL, chunk_id BLOB NOT NULL,"
+	" client_no INTEGER NOT NULL, refs INTEGER NOT NULL,"
+	" PRIMARY KEY (vault_no, chunk_id, client_no)) WITHOUT ROWID;"
 	"CREATE TABLE exclusive_recount (vault_id TEXT PRIMARY KEY);"
 	"INSERT INTO exclusive_recount (vault_id) SELECT DISTINCT vault_id"
 	" FROM chunks WHERE refs > 0 AND (owner IS NULL"

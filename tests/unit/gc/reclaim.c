@@ -986,8 +986,11 @@ static int64_t share_of(struct world *w, const uint8_t *id, const char *client)
 
 	assert_int_equal(hbr_store_count(&n, w->f.s,
 	                                 "SELECT COALESCE(MAX(refs), 0) FROM"
-	                                 " chunk_shares WHERE vault_id = ?"
-	                                 " AND client_id = ? AND chunk_id = ?",
+	                                 " chunk_shares WHERE vault_no ="
+	                                 " (SELECT no FROM share_names"
+	                                 " WHERE name = ?) AND client_no ="
+	                                 " (SELECT no FROM share_names"
+	                                 " WHERE name = ?) AND chunk_id = ?",
 	                                 "ssb", w->v, client, id,
 	                                 (size_t)HBR_CHUNK_ID_LEN),
 	                 0);
@@ -1400,6 +1403,7 @@ static void test_recount_after_migration(void **state)
 		                 0);
 	assert_int_equal(w->f.s->ops->exec(w->f.s,
 	                                   "DROP TABLE chunk_shares;"
+	                                   " DROP TABLE share_names;"
 	                                   " DROP TABLE exclusive_recount;"
 	                                   " DELETE FROM schema_version"
 	                                   " WHERE version = 11;"),
@@ -1473,7 +1477,8 @@ static void test_check_finds_every_difference(void **state)
 	                 0);
 	assert_int_equal(hbr_store_execf(w->f.s,
 	                                 "UPDATE chunk_shares SET refs = 2"
-	                                 " WHERE client_id = ?",
+	                                 " WHERE client_no = (SELECT no FROM"
+	                                 " share_names WHERE name = ?)",
 	                                 "s", b),
 	                 0);
 	assert_int_equal(hbr_store_execf(w->f.s,
