@@ -101,4 +101,21 @@ void hbr_store_pool_close(struct hbr_store_pool *p);
 /* SQLite driver (store_sqlite.c). */
 int hbr_store_sqlite_open(struct hbr_store **out, const char *path);
 
+/* Statements a SQLite connection keeps prepared, least recently used
+ * out first: twice the most distinct statements one connection prepared
+ * in a full `make test` (124). */
+#define HBR_STORE_SQLITE_CACHE 256
+
+/* What a connection's statement cache did, for tests and tuning. */
+struct hbr_store_cache_stats {
+	uint64_t prepares; /* statements SQLite had to prepare */
+	uint64_t hits; /* prepares the cache answered */
+	uint64_t evictions;
+	size_t cached; /* statements kept now */
+};
+
+/* The counters of s, a SQLite store. */
+void hbr_store_sqlite_stats(struct hbr_store_cache_stats *out,
+                            const struct hbr_store *s);
+
 #endif
