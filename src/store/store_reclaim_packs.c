@@ -2,8 +2,8 @@
  * Reclamation rows, the packs side (store_reclaim.h, docs/RECLAMATION.md):
  * which packs a pass looks at, dropping and forgetting emptied ones,
  * switching a rewritten pack's chunks, forgetting a deleted vault, and
- * the read-only queries of `hbrd vault check`. The batches and the
- * counts are in store_reclaim.c.
+ * the read-only queries of `hbrd vault check`. The batches are in
+ * store_reclaim_batch.c, the counts in store_reclaim.c.
  */
 #include "common.h"
 #include "store/store_reclaim.h"

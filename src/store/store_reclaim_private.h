@@ -1,6 +1,7 @@
 /*
- * What store_reclaim.c (batches, counts) and store_reclaim_packs.c
- * (packs, checks) share. Nothing outside those two includes it.
+ * What store_reclaim_batch.c (batches), store_reclaim.c (counts) and
+ * store_reclaim_packs.c (packs, checks) share. Nothing outside those
+ * three includes it.
  */
 #ifndef HBR_STORE_RECLAIM_PRIVATE_H
 #define HBR_STORE_RECLAIM_PRIVATE_H
@@ -13,6 +14,11 @@ int hbr_gc_copy_name(char *out, const char *v);
 /* The first column of every row of st as names, then st is done. */
 int hbr_gc_collect_names(char (**out)[HBR_GC_NAME_MAX], size_t *n,
                          struct hbr_stmt *st);
+/* In the caller's transaction: HBR_ECONFLICT unless the vault's batch
+ * is still b in b's phase and (first_id given) not done, with only ids
+ * below first_id done in the phase. */
+int hbr_gc_batch_is(struct hbr_store *s, const char *vault_id,
+                    const struct hbr_gc_batch *b, const uint8_t *first_id);
 /* Inside a transaction: drop the pack unless something in it is kept,
  * but for `taking` chunks the caller takes to 0 in the transaction. */
 int hbr_gc_drop_pack(bool *dropped_out, struct hbr_store *s,
