@@ -1,7 +1,7 @@
 /*
  * Who holds each chunk, from scratch (docs/RECLAMATION.md, "What
  * deleting a client would free"). Commits and reclamation keep the
- * holders incrementally (store_data.c, store_reclaim.c); this is the
+ * holders incrementally (store_data_refs.c, store_reclaim.c); this is the
  * other side: which snapshots the counts are made of, a comparison of
  * the rows with a recount of their refs objects (`hbrd vault check`),
  * and the one-time recount that migration 11 asks for. Reading the refs

@@ -31,7 +31,7 @@ static int cmp_pack(const void *a, const void *b)
 }
 
 /* Lower each pack's live bytes by what reached zero in it (stored
- * bytes and pack entry, store_data.c). */
+ * bytes and pack entry, store_data_refs.c). */
 static int apply_pack_bytes(struct hbr_store *s, const char *vault_id,
                             struct pack_bytes *pb, size_t n)
 {
