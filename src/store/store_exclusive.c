@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include "store/store_data.h"
 #include "store/store_exclusive.h"
+#include "store/store_reclaim_private.h"
 #include "util/alloc.h"
 #include "util/error.h"
 
@@ -48,29 +49,21 @@ bool hbr_excl_applied(const struct hbr_excl_sources *src, const uint8_t *id)
 static int read_batch(struct hbr_excl_sources *out, int64_t *first,
                       int64_t *last, struct hbr_store *s, const char *vault_id)
 {
-	struct hbr_stmt *st;
+	struct hbr_gc_batch b = { 0 };
+	bool found;
 	int rc;
 
-	if ((rc = hbr_store_queryf(&st, s,
-	                           "SELECT first_id, last_id, cursor, done,"
-	                           " phase FROM gc_batch WHERE vault_id = ?",
-	                           "s", vault_id)) < 0)
+	if ((rc = hbr_gc_batch_row(&b, &found, s, vault_id)) < 0 || !found)
 		return rc;
-	if ((rc = hbr_stmt_next(st)) > 0) {
-		size_t len = 0;
-		const void *cur = hbr_stmt_blob(st, 2, &len);
-
-		out->batch = true;
-		*first = hbr_stmt_int(st, 0);
-		*last = hbr_stmt_int(st, 1);
-		out->done = hbr_stmt_int(st, 3) != 0;
-		out->phase = (int)hbr_stmt_int(st, 4);
-		out->has_cursor = cur && len == HBR_CHUNK_ID_LEN;
-		if (out->has_cursor)
-			memcpy(out->cursor, cur, len);
-	}
-	hbr_stmt_done(st);
-	return rc < 0 ? rc : 0;
+	out->batch = true;
+	*first = b.first_id;
+	*last = b.last_id;
+	out->done = b.done;
+	out->phase = b.phase;
+	out->has_cursor = b.has_cursor;
+	if (b.has_cursor)
+		memcpy(out->cursor, b.cursor, HBR_CHUNK_ID_LEN);
+	return 0;
 }
 
 static int read_zeroed(struct hbr_excl_sources *out, struct hbr_store *s,

@@ -113,10 +113,8 @@ static int load_batch(struct hbr_gc_batch *b, struct hbr_store *s,
 	return rc < 0 ? rc : 0;
 }
 
-/* The vault's gc_batch row into b's first_id, last_id, done, phase and
- * cursor; *found false when there is none. */
-static int read_batch_row(struct hbr_gc_batch *b, bool *found,
-                          struct hbr_store *s, const char *vault_id)
+int hbr_gc_batch_row(struct hbr_gc_batch *b, bool *found, struct hbr_store *s,
+                     const char *vault_id)
 {
 	struct hbr_stmt *st;
 	int rc;
@@ -154,7 +152,7 @@ int hbr_store_gc_batch_open(struct hbr_gc_batch *b, struct hbr_store *s,
 	memset(b, 0, sizeof(*b));
 	if ((rc = hbr_store_begin(s)) < 0)
 		return rc;
-	if ((rc = read_batch_row(b, &found, s, vault_id)) < 0)
+	if ((rc = hbr_gc_batch_row(b, &found, s, vault_id)) < 0)
 		goto fail;
 	if (!found) {
 		int64_t last = -1, first = -1;
@@ -206,7 +204,7 @@ int hbr_gc_batch_is(struct hbr_store *s, const char *vault_id,
 	bool ours = false;
 	int rc;
 
-	if ((rc = read_batch_row(&now, &ours, s, vault_id)) < 0)
+	if ((rc = hbr_gc_batch_row(&now, &ours, s, vault_id)) < 0)
 		return rc;
 	ours = ours && now.first_id == b->first_id &&
 	       now.last_id == b->last_id && now.phase == b->phase;

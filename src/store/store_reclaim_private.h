@@ -1,7 +1,8 @@
 /*
- * What store_reclaim_batch.c (batches), store_reclaim.c (counts) and
- * store_reclaim_packs.c (packs, checks) share. Nothing outside those
- * three includes it.
+ * What store_reclaim_batch.c (batches), store_reclaim.c (counts),
+ * store_reclaim_packs.c (packs, checks) and store_exclusive.c (the
+ * recount, which must see a batch in progress) share. Nothing outside
+ * those four includes it.
  */
 #ifndef HBR_STORE_RECLAIM_PRIVATE_H
 #define HBR_STORE_RECLAIM_PRIVATE_H
@@ -14,6 +15,10 @@ int hbr_gc_copy_name(char *out, const char *v);
 /* The first column of every row of st as names, then st is done. */
 int hbr_gc_collect_names(char (**out)[HBR_GC_NAME_MAX], size_t *n,
                          struct hbr_stmt *st);
+/* The vault's gc_batch row into b's first_id, last_id, done, phase and
+ * cursor (nothing else of b); *found false when there is none. */
+int hbr_gc_batch_row(struct hbr_gc_batch *b, bool *found, struct hbr_store *s,
+                     const char *vault_id);
 /* In the caller's transaction: HBR_ECONFLICT unless the vault's batch
  * is still b in b's phase and (first_id given) not done, with only ids
  * below first_id done in the phase. */
