@@ -644,12 +644,8 @@ static void *worker_main(void *arg)
 		int n = epoll_wait(w->ep, evs, MAX_EVENTS, 1000);
 		bool stopping = atomic_load(&srv->stopping);
 
-		if (stopping && w->listening) {
-			(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, srv->listen_fd,
-			                NULL);
-			w->listening = false;
-			sweep(w);
-		}
+		/* Only an event's own connection may be closed while the
+		 * batch is walked: the others' pointers are still in evs. */
 		for (int i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 			struct conn *c = tag;
@@ -674,6 +670,12 @@ static void *worker_main(void *arg)
 			}
 			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 				on_readable(c);
+		}
+		if (stopping && w->listening) {
+			(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, srv->listen_fd,
+			                NULL);
+			w->listening = false;
+			sweep(w);
 		}
 		if (now_ms() - last_sweep >= 1000) {
 			sweep(w);
