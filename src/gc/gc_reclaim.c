@@ -532,9 +532,26 @@ static int rewrite_pack(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		return error;
 	hbr_pack_key(key, p->pack_id);
 	if ((error = hbr_store_gc_pack_chunks(&rows, &nrows, s, vault_id,
-	                                      p->pack_id)) < 0 ||
-	    (error = hbr_vault_get(&obj, v, key, HBR_PACK_MAX_BYTES)) < 0 ||
-	    (error = hbr_pack_parse(&view, obj.ptr, obj.len)) < 0)
+	                                      p->pack_id)) < 0)
+		goto out;
+	if ((error = hbr_vault_get(&obj, v, key, HBR_PACK_MAX_BYTES)) ==
+	    HBR_ENOTFOUND) {
+		/* Another reclaimer (hbrd's, or `hbrd vault gc`) may have
+		 * rewritten or dropped it since the list was read: then no
+		 * row names it any more, and there is nothing to do. A pack
+		 * rows still name is missing for real. */
+		hbr_free(rows);
+		rows = NULL;
+		if ((error = hbr_store_gc_pack_chunks(
+		             &rows, &nrows, s, vault_id, p->pack_id)) == 0 &&
+		    nrows != 0)
+			error = hbr_error_set(
+			        HBR_ENOTFOUND,
+			        "pack %s is missing from the vault",
+			        p->pack_id);
+		goto out;
+	}
+	if (error < 0 || (error = hbr_pack_parse(&view, obj.ptr, obj.len)) < 0)
 		goto out;
 	copied = hbr_calloc(nrows ? nrows : 1, sizeof(*copied));
 	for (size_t i = 0; i < nrows; i++) {
