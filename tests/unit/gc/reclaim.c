@@ -659,33 +659,14 @@ static void many_commit(struct world *w, const struct many *m,
                         const char *client, const char *plan, int k, char *snap)
 {
 	struct hbr_idset set;
-	struct hbr_buf refs = HBR_BUF_INIT;
-	struct hbr_snapshot_commit c = { 0 };
-	struct hbr_snapshot_committed out;
-	char job[HBR_ID_MAX], key[sizeof("refs/") + HBR_ID_MAX];
-	struct hbr_job_ref j = { w->f.acc_a, client, HBR_JOB_BACKUP, job };
+	char job[HBR_ID_MAX];
 
 	running_job_of(w, client, plan, job);
-	hbr_id_new(snap, HBR_ID_SNAPSHOT);
 	hbr_idset_init(&set);
 	for (int i = 0; i < NMANY; i++)
 		if (m->mask[i] & (1u << k))
 			assert_true(hbr_idset_add(&set, m->id[i]) >= 0);
-	assert_int_equal(hbr_idset_sorted(&refs, &set), 0);
-	snprintf(key, sizeof(key), "refs/%s", snap);
-	assert_int_equal(hbr_vault_put(w->vault, key, refs.ptr, refs.len), 0);
-	c.job = &j;
-	c.snapshot_id = snap;
-	c.tree = "[]";
-	c.refs = (const uint8_t *)refs.ptr;
-	c.nrefs = set.n;
-	c.status = "COMPLETE";
-	c.snapshot_hash = "";
-	c.error_file = "";
-	c.now = hbr_time_now();
-	assert_int_equal(hbr_store_snapshot_commit(&out, w->f.s, &c), 0);
-	hbr_idset_free(&set);
-	hbr_buf_release(&refs);
+	commit_set(w, client, job, snap, &set);
 }
 
 /*

@@ -91,37 +91,46 @@ void upload_as(struct world *w, const char *client, const char *job,
 	hbr_buf_release(&body);
 }
 
-/* Commit a snapshot of client naming the chunks listed, with its refs
- * object. */
-void commit_as(struct world *w, const char *client, const char *job, char *snap,
-               const int *which)
+/* Commit a snapshot of client naming the chunks in set (freed here),
+ * with its refs object. */
+void commit_set(struct world *w, const char *client, const char *job,
+                char *snap, struct hbr_idset *set)
 {
 	struct hbr_job_ref j = { w->f.acc_a, client, HBR_JOB_BACKUP, job };
 	struct hbr_snapshot_commit c = { 0 };
 	struct hbr_snapshot_committed out;
-	struct hbr_idset set;
 	struct hbr_buf refs = HBR_BUF_INIT;
 	char key[sizeof("refs/") + HBR_ID_MAX];
 
 	hbr_id_new(snap, HBR_ID_SNAPSHOT);
-	hbr_idset_init(&set);
-	for (; *which >= 0; which++)
-		assert_true(hbr_idset_add(&set, w->id[*which]) >= 0);
-	assert_int_equal(hbr_idset_sorted(&refs, &set), 0);
+	assert_int_equal(hbr_idset_sorted(&refs, set), 0);
 	snprintf(key, sizeof(key), "refs/%s", snap);
 	assert_int_equal(hbr_vault_put(w->vault, key, refs.ptr, refs.len), 0);
 	c.job = &j;
 	c.snapshot_id = snap;
 	c.tree = "[]";
 	c.refs = (const uint8_t *)refs.ptr;
-	c.nrefs = set.n;
+	c.nrefs = set->n;
 	c.status = "COMPLETE";
 	c.snapshot_hash = "";
 	c.error_file = "";
 	c.now = hbr_time_now();
 	assert_int_equal(hbr_store_snapshot_commit(&out, w->f.s, &c), 0);
-	hbr_idset_free(&set);
+	hbr_idset_free(set);
 	hbr_buf_release(&refs);
+}
+
+/* Commit a snapshot of client naming the chunks listed (indexes into
+ * w->id, ending with -1). */
+void commit_as(struct world *w, const char *client, const char *job, char *snap,
+               const int *which)
+{
+	struct hbr_idset set;
+
+	hbr_idset_init(&set);
+	for (; *which >= 0; which++)
+		assert_true(hbr_idset_add(&set, w->id[*which]) >= 0);
+	commit_set(w, client, job, snap, &set);
 }
 
 int cmp_chunk(const void *a, const void *b)

@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "core/tree.h"
 #include "gc/gc_reclaim.h"
 #include "store/store_data.h"
 #include "vault/vault.h"
@@ -40,6 +41,8 @@ void running_job_of(struct world *w, const char *client, const char *plan,
                     char *job);
 void upload_as(struct world *w, const char *client, const char *job,
                const char *pack_id, const int *which);
+void commit_set(struct world *w, const char *client, const char *job,
+                char *snap, struct hbr_idset *set);
 void commit_as(struct world *w, const char *client, const char *job, char *snap,
                const int *which);
 void other_client(struct world *w, char *client, char *plan);
