@@ -43,16 +43,24 @@
 #define ACCEPT_BATCH 64
 #define MAX_EVENTS   64
 #define IDLE_BUF_MAX (64u << 10) /* read buffer kept between requests */
+/* A connection closed after an answer (an error, Connection: close)
+ * first shuts down its sending side and reads what the client still
+ * sends, for at most this long: closing a socket with unread bytes
+ * makes the kernel send a reset, which can reach the client before it
+ * has read the answer (a 413 for an oversize head arrived as
+ * ECONNRESET). nginx calls this lingering close. */
+#define LINGER_MS 2000
 
-enum phase { P_HEAD, P_BODY, P_CHUNKED, P_WRITE };
+enum phase { P_HEAD, P_BODY, P_CHUNKED, P_WRITE, P_LINGER };
 
 struct worker;
 
 struct conn {
 	int fd;
 	struct worker *w;
-	struct conn *prev, *next; /* the worker's list, oldest activity first */
-	int64_t active_ms; /* last byte in or out */
+	/* the worker's list, oldest activity first: busy, or lingering */
+	struct conn *prev, *next;
+	int64_t active_ms; /* last byte in or out; lingering: since when */
 	uint32_t events; /* registered with epoll */
 	enum phase phase;
 	char peer_ip[64];
@@ -72,7 +80,9 @@ struct worker {
 	struct hbr_http_server *srv;
 	pthread_t thread;
 	int ep, wake;
-	struct conn *first, *last;
+	struct conn_list {
+		struct conn *first, *last;
+	} busy, lingering;
 	size_t nconns;
 	bool listening;
 };
@@ -102,28 +112,33 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void list_remove(struct worker *w, struct conn *c)
+static void list_remove(struct conn_list *l, struct conn *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		w->first = c->next;
+		l->first = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	else
-		w->last = c->prev;
+		l->last = c->prev;
 	c->prev = c->next = NULL;
 }
 
-static void list_append(struct worker *w, struct conn *c)
+static void list_append(struct conn_list *l, struct conn *c)
 {
-	c->prev = w->last;
+	c->prev = l->last;
 	c->next = NULL;
-	if (w->last)
-		w->last->next = c;
+	if (l->last)
+		l->last->next = c;
 	else
-		w->first = c;
-	w->last = c;
+		l->first = c;
+	l->last = c;
+}
+
+static struct conn_list *list_of(struct conn *c)
+{
+	return c->phase == P_LINGER ? &c->w->lingering : &c->w->busy;
 }
 
 /* Activity moves a connection to the tail, so the idle sweep only ever
@@ -131,9 +146,9 @@ static void list_append(struct worker *w, struct conn *c)
 static void touch(struct conn *c)
 {
 	c->active_ms = now_ms();
-	if (c->w->last != c) {
-		list_remove(c->w, c);
-		list_append(c->w, c);
+	if (c->w->busy.last != c) {
+		list_remove(&c->w->busy, c);
+		list_append(&c->w->busy, c);
 	}
 }
 
@@ -174,8 +189,8 @@ static void conn_close(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	list_remove(list_of(c), c);
 	reset_request(c);
-	list_remove(w, c);
 	w->nconns--;
 	(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -219,7 +234,44 @@ static const char *reason(int status)
 	}
 }
 
-/* Returns false when the connection was closed. */
+/* Half-close and discard what still comes (see LINGER_MS). The request
+ * is over: it no longer counts as in flight, so a stop does not wait
+ * for a lingering connection. */
+static void linger(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (shutdown(c->fd, SHUT_WR) < 0) {
+		conn_close(c);
+		return;
+	}
+	reset_request(c);
+	hbr_buf_release(&c->in);
+	list_remove(&w->busy, c);
+	c->phase = P_LINGER;
+	c->active_ms = now_ms();
+	list_append(&w->lingering, c);
+	watch(c, EPOLLIN);
+}
+
+/* Read and drop until the client closes, errs or has nothing more. */
+static void drain(struct conn *c)
+{
+	char sink[16384];
+	ssize_t n;
+	int reads = 0;
+
+	/* Bounded, so a client that keeps sending cannot hold the loop;
+	 * level-triggered epoll brings the rest, and the sweep ends it
+	 * after LINGER_MS whatever comes. */
+	do {
+		n = recv(c->fd, sink, sizeof(sink), 0);
+	} while ((n > 0 && ++reads < 64) || (n < 0 && errno == EINTR));
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		conn_close(c);
+}
+
+/* Returns false when the connection was closed or is lingering. */
 static bool flush(struct conn *c)
 {
 	size_t hl = c->out_head.len, total = hl + c->out_body.len;
@@ -255,7 +307,7 @@ static bool flush(struct conn *c)
 	}
 	/* The whole answer is out. */
 	if (c->close_after || atomic_load(&c->w->srv->stopping)) {
-		conn_close(c);
+		linger(c);
 		return false;
 	}
 	reset_request(c);
@@ -500,6 +552,10 @@ static void on_readable(struct conn *c)
 		ssize_t n;
 		if (c->phase == P_WRITE)
 			return;
+		if (c->phase == P_LINGER) {
+			drain(c);
+			return;
+		}
 		if (c->phase == P_BODY && !c->in.len && !c->req.error &&
 		    c->req.body.cap > c->req.body.len + 1) {
 			dst = c->req.body.ptr + c->req.body.len;
@@ -609,7 +665,7 @@ static void accept_some(struct worker *w)
 			continue;
 		}
 		c->active_ms = now_ms();
-		list_append(w, c);
+		list_append(&w->busy, c);
 		w->nconns++;
 	}
 }
@@ -622,7 +678,13 @@ static void sweep(struct worker *w)
 	int64_t limit = now_ms() - (int64_t)srv->limits.idle_timeout_s * 1000;
 	bool stopping = atomic_load(&srv->stopping);
 
-	for (struct conn *c = w->first, *next; c; c = next) {
+	for (struct conn *c = w->lingering.first, *next; c; c = next) {
+		next = c->next;
+		if (c->active_ms > now_ms() - LINGER_MS)
+			break; /* the rest began lingering later */
+		conn_close(c);
+	}
+	for (struct conn *c = w->busy.first, *next; c; c = next) {
 		next = c->next;
 		if (c->active_ms <= limit)
 			conn_close(c);
@@ -682,8 +744,10 @@ static void *worker_main(void *arg)
 			last_sweep = now_ms();
 		}
 	}
-	while (w->first)
-		conn_close(w->first);
+	while (w->busy.first)
+		conn_close(w->busy.first);
+	while (w->lingering.first)
+		conn_close(w->lingering.first);
 	return NULL;
 }
 

@@ -174,6 +174,42 @@ describe('HTTP/1.1 layer', { timeout: 120_000 }, () => {
     assert.equal(responses((await exchange(srv.port, [a.head], { until: complete(1) })).text)[0].status, 200);
   });
 
+  // The server stops reading a refused request, so the client's bytes
+  // still in flight would make a plain close() send a reset that can
+  // overtake the answer. These send far more than the kernel buffers
+  // after what gets refused, so the answer must survive that.
+  test('a 413 and a 400 reach a client that is still sending (lingering close)', T, async () => {
+    const junk = 'j'.repeat(256 * 1024);
+    for (let i = 0; i < 3; i++) {
+      const big = await exchange(srv.port, [`GET / HTTP/1.1\r\nx-pad: ${'h'.repeat(130 * 1024)}`, junk, junk, junk]);
+      assert.equal(responses(big.text)[0]?.status, 413, big.text.slice(0, 300));
+      assert.equal(big.closed, true);
+      const bad = await exchange(srv.port, ['GARBAGE\r\n\r\n', junk, junk, junk]);
+      assert.equal(responses(bad.text)[0]?.status, 400, bad.text.slice(0, 300));
+      assert.equal(responses(bad.text)[0].json.Success, false);
+    }
+  });
+
+  test('a connection lingering after an error does not hold up a stop', T, async () => {
+    const own = await startServer();
+    try {
+      const sock = net.connect({ port: own.port, host: '127.0.0.1', allowHalfOpen: true });
+      let text = '';
+      sock.on('data', (d) => { text += d.toString('latin1'); });
+      sock.on('error', () => {});
+      await new Promise((r) => sock.on('connect', r));
+      sock.write('GARBAGE\r\n\r\n');
+      // Half-open on purpose: the server has answered and shut its side;
+      // this client never closes its own.
+      for (let i = 0; i < 200 && !text.includes('\r\n\r\n'); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.match(text, /^HTTP\/1\.1 400 /);
+      assert.equal(await own.stop('SIGTERM'), 0, 'clean exit');
+      sock.destroy();
+    } finally {
+      own.kill9();
+    }
+  });
+
   test('a GET with 1000 parameters is answered, 1001 is 400', T, async () => {
     // The query of 1000 parameters is ~12 KiB; what counts is the cap.
     // rawV1 adds Format, Version, AccessKeyId, SignatureMethod,
