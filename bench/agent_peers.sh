@@ -35,7 +35,7 @@ if [ "$UNIQUE_MB" = auto ]; then
 fi
 PEERS=${PEERS:-1}
 PORT=${PORT:-18590}
-BIN=$ROOT/build/bin
+BIN=${BIN:-$ROOT/build/bin} # another build's, to compare two
 WORK=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/hbr-peers.XXXXXX")}
 RESULTS=${RESULTS:-$WORK/results.txt}
 KEEP=${KEEP:-0}
@@ -161,14 +161,29 @@ EXPECT=$((DEL_HOSTS * SNAPS * UNIQUE_MB * 1048576))
 delete_reclaim() { # op
 	local ids=() out
 	for h in $(seq 1 "$DEL_HOSTS"); do ids+=("${CID[$(printf 'host%02d' "$h")]}"); done
+	# SNAPSHOT_DIR keeps a copy of hbrd's data dir as it is just before
+	# the deletion, to profile one reclamation again and again
+	# (bench/reclaim_again.sh).
+	if [ -n "${SNAPSHOT_DIR:-}" ]; then
+		local snap=$SNAPSHOT_DIR/$1
+		rm -rf "$snap" && mkdir -p "$snap"
+		sqlite3 "$DATA/hbr.db" ".backup '$snap/hbr.db'" || die "snapshot"
+		cp -a "$DATA/vaults" "$DATA/nonces" "$DATA/root-credentials.json" "$snap/"
+		printf '%s\n' "$VAULT" "$EXPECT" "${ids[*]}" >"$snap/deletion"
+	fi
+	# hbrd gives the heap its uploads left free back after a second
+	# without requests; the peak below is then reclamation's, not the
+	# backups' leftovers.
+	sleep 2
 	echo 5 >"/proc/$HBRD_PID/clear_refs" 2>/dev/null
-	local rss0
+	local rss0 anon0
 	rss0=$(awk '/VmRSS/ {print $2}' "/proc/$HBRD_PID/status")
+	anon0=$(awk '/RssAnon/ {print $2}' "/proc/$HBRD_PID/status")
 	out=$(node bench/hbr-reclaim.js "$ENDPOINT" "$DATA/root-credentials.json" "$VAULT" "$EXPECT" "${ids[@]}") ||
 		die "delete/reclaim failed"
 	local vb
 	vb=$(stored)
-	emit "tool=hbr op=$1 hosts=$DEL_HOSTS seconds=$(echo "$out" | jfield reclaim_seconds) call_seconds=$(echo "$out" | jfield call_seconds) freed_bytes=$(echo "$out" | jfield freed_bytes) expected_freed_bytes=$EXPECT freed_pct_of_expected=$(py "print(round(100*$(echo "$out" | jfield freed_bytes)/$EXPECT,1))") vault_bytes_before=$(echo "$out" | jfield before) repo_bytes_after=$vb hbrd_rss_kb_before=$rss0 hbrd_peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$HBRD_PID/status")"
+	emit "tool=hbr op=$1 hosts=$DEL_HOSTS seconds=$(echo "$out" | jfield reclaim_seconds) call_seconds=$(echo "$out" | jfield call_seconds) freed_bytes=$(echo "$out" | jfield freed_bytes) expected_freed_bytes=$EXPECT freed_pct_of_expected=$(py "print(round(100*$(echo "$out" | jfield freed_bytes)/$EXPECT,1))") vault_bytes_before=$(echo "$out" | jfield before) repo_bytes_after=$vb hbrd_rss_kb_before=$rss0 hbrd_anon_kb_before=$anon0 hbrd_peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$HBRD_PID/status")"
 }
 delete_reclaim delete_reclaim
 

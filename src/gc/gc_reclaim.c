@@ -347,13 +347,20 @@ static int zero_pass(struct hbr_reclaim_stats *st, struct hbr_store *s,
 {
 	bool *cand = hbr_calloc(ZERO_WINDOW, sizeof(*cand));
 	int64_t now = hbr_time_now();
+	uint64_t t_cand = 0, t_dec = 0, t;
+	size_t ncand = 0;
 	int error = 0;
 
 	for (size_t i = past_cursor(g, b); i < g->n && !error;) {
 		size_t wn = g->n - i < ZERO_WINDOW ? g->n - i : ZERO_WINDOW;
 		struct hbr_gc_dec w = dec_of(g, i, wn);
 
+		t = hbr_time_mono_ns();
 		error = hbr_store_gc_zero_candidates(cand, s, vault_id, &w);
+		t_cand += hbr_time_mono_ns() - t;
+		t = hbr_time_mono_ns();
+		for (size_t k = 0; k < wn; k++)
+			ncand += cand[k];
 		for (size_t k = 0; k < wn && !error;) {
 			struct hbr_gc_step out = { 0 };
 			struct hbr_gc_dec d;
@@ -371,9 +378,13 @@ static int zero_pass(struct hbr_reclaim_stats *st, struct hbr_store *s,
 			}
 			k = j;
 		}
+		t_dec += hbr_time_mono_ns() - t;
 		i += wn;
 	}
 	hbr_free(cand);
+	hbr_log_debug("reclaim: phase 1: %zu candidates of %zu chunks found in"
+	              " %.3f s, lowered in %.3f s",
+	              ncand, g->n, (double)t_cand / 1e9, (double)t_dec / 1e9);
 	return error;
 }
 
@@ -421,6 +432,9 @@ static int apply_batch(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		return error;
 	t1 = hbr_time_mono_ns();
 	if (b->phase == HBR_GC_PHASE_ZERO) {
+		/* A checkpoint in these commits would copy pages the space
+		 * coming back does not wait for; it runs right after. */
+		hbr_store_hold_checkpoints(s, true);
 		if ((error = zero_pass(st, s, vault_id, b, &g, cfg)) == 0)
 			error = hbr_store_gc_batch_zeroed(s, vault_id, b);
 		hbr_crashpoint("reclaim: batch zeroed");
@@ -428,6 +442,7 @@ static int apply_batch(struct hbr_reclaim_stats *st, struct hbr_store *s,
 		if (!error)
 			error = collect_packs(st, s, v, vault_id, cfg, false);
 		t3 = hbr_time_mono_ns();
+		hbr_store_hold_checkpoints(s, false);
 	}
 	if (!error)
 		error = rest_pass(st, s, vault_id, b, &g, cfg);
@@ -966,6 +981,10 @@ static void *run(void *arg)
 			             (long long)st.orphans_removed,
 			             (long long)st.bytes_freed,
 			             (double)(hbr_time_mono_ns() - t0) / 1e9);
+		/* A pass's buffers (trees read, packs rewritten) are free
+		 * now; without this the heap keeps the largest pass's. */
+		if (st.snapshots || st.packs_removed || st.packs_rewritten)
+			hbr_alloc_trim();
 
 		pthread_mutex_lock(&r->lock);
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -50,6 +50,12 @@
  * has read the answer (a 413 for an oversize head arrived as
  * ECONNRESET). nginx calls this lingering close. */
 #define LINGER_MS 2000
+/* Releasing a buffer this big asks for a heap trim (hbr_alloc_trim)
+ * once no request has begun for TRIM_QUIET_MS. Not sooner: a backup's
+ * uploads reuse the freed buffers, and trimming between them made each
+ * upload fault its buffer in again (a third slower backups). */
+#define TRIM_AFTER    (1u << 20)
+#define TRIM_QUIET_MS 1000
 
 enum phase { P_HEAD, P_BODY, P_CHUNKED, P_WRITE, P_LINGER };
 
@@ -85,6 +91,7 @@ struct worker {
 	} busy, lingering;
 	size_t nconns;
 	bool listening;
+	_Atomic int64_t last_start_ms; /* a request began; read by others */
 };
 
 struct hbr_http_server {
@@ -99,6 +106,7 @@ struct hbr_http_server {
 	atomic_uint uploads; /* octet-stream bodies being buffered or served */
 	atomic_bool stopping; /* no new connections or requests */
 	atomic_bool exit_now; /* close everything and return */
+	atomic_bool trim_wanted; /* a big buffer was freed since the trim */
 };
 
 /* Tags for the two non-connection fds in a worker's epoll set. */
@@ -169,6 +177,8 @@ static void reset_request(struct conn *c)
 	hbr_http_head_release(&c->head);
 	hbr_kvlist_release(&c->req.query);
 	hbr_kvlist_release(&c->req.headers);
+	if (c->req.body.cap >= TRIM_AFTER || c->out_body.cap >= TRIM_AFTER)
+		atomic_store(&srv->trim_wanted, true);
 	hbr_buf_release(&c->req.body);
 	hbr_free((char *)c->req.path);
 	hbr_buf_release(&c->out_head);
@@ -413,6 +423,8 @@ static bool start_request(struct conn *c, size_t head_len)
 
 	c->started = true;
 	atomic_fetch_add(&srv->in_flight, 1);
+	atomic_store_explicit(&c->w->last_start_ms, c->active_ms,
+	                      memory_order_relaxed);
 	hbr_buf_init(&req->body, srv->limits.max_body);
 	(void)snprintf(req->peer_ip, sizeof(req->peer_ip), "%s", c->peer_ip);
 	error = hbr_http_head_parse(&c->head, c->in.ptr, head_len);
@@ -670,14 +682,31 @@ static void accept_some(struct worker *w)
 	}
 }
 
+/* No request in flight, and none begun for TRIM_QUIET_MS. */
+static bool quiet(struct hbr_http_server *srv)
+{
+	int64_t since = now_ms() - TRIM_QUIET_MS;
+
+	if (atomic_load(&srv->in_flight))
+		return false;
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		if (atomic_load_explicit(&srv->workers[i].last_start_ms,
+		                         memory_order_relaxed) > since)
+			return false;
+	return true;
+}
+
 /* Idle connections close after idle_timeout_s; on a stop, the ones
- * between requests close at once. */
+ * between requests close at once. An idle server gives back what big
+ * buffers left free in the heap. */
 static void sweep(struct worker *w)
 {
 	struct hbr_http_server *srv = w->srv;
 	int64_t limit = now_ms() - (int64_t)srv->limits.idle_timeout_s * 1000;
 	bool stopping = atomic_load(&srv->stopping);
 
+	if (quiet(srv) && atomic_exchange(&srv->trim_wanted, false))
+		hbr_alloc_trim();
 	for (struct conn *c = w->lingering.first, *next; c; c = next) {
 		next = c->next;
 		if (c->active_ms > now_ms() - LINGER_MS)

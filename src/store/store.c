@@ -35,6 +35,12 @@ void hbr_store_close(struct hbr_store *s)
 		s->ops->close(s);
 }
 
+void hbr_store_hold_checkpoints(struct hbr_store *s, bool hold)
+{
+	if (s && s->ops->hold_checkpoints)
+		s->ops->hold_checkpoints(s, hold);
+}
+
 static int vbind(struct hbr_stmt *st, struct hbr_store *s, const char *fmt,
                  va_list ap)
 {

@@ -46,6 +46,8 @@ struct hbr_store_ops {
 	int (*commit)(struct hbr_store *s);
 	void (*rollback)(struct hbr_store *s);
 	void (*close)(struct hbr_store *s);
+	/* Optional (NULL: nothing to defer); see hbr_store_hold_checkpoints. */
+	void (*hold_checkpoints)(struct hbr_store *s, bool hold);
 };
 
 struct hbr_store {
@@ -61,6 +63,16 @@ struct hbr_stmt {
  * schema up to date. HBR_EIO on failure. */
 int hbr_store_open(struct hbr_store **out, const char *url);
 void hbr_store_close(struct hbr_store *s);
+
+/*
+ * While held, this connection's commits leave the write-ahead log to
+ * grow (up to a bound) instead of copying it into the database: for a
+ * stretch where latency counts, such as reclamation until the space is
+ * back. Releasing restores the default and checkpoints what it can
+ * without waiting for readers. Connections from a pool must be released
+ * before they are put back.
+ */
+void hbr_store_hold_checkpoints(struct hbr_store *s, bool hold);
 
 /* Run sql with arguments described by fmt: 's' text (NULL = SQL NULL),
  * 'i' int64_t, 'b' a blob as two arguments (const void *, size_t),

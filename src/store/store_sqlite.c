@@ -425,6 +425,22 @@ static void lite_close(struct hbr_store *base)
 	hbr_free(s);
 }
 
+/* SQLite's default is 1000 pages; held, the log may reach 64 MiB
+ * before a commit checkpoints anyway. */
+#define CHECKPOINT_PAGES      1000
+#define CHECKPOINT_HELD_PAGES 16384
+
+static void lite_hold_checkpoints(struct hbr_store *base, bool hold)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+
+	(void)sqlite3_wal_autocheckpoint(s->db, hold ? CHECKPOINT_HELD_PAGES :
+	                                               CHECKPOINT_PAGES);
+	if (!hold)
+		(void)sqlite3_wal_checkpoint_v2(
+		        s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
 static const struct hbr_store_ops sqlite_ops = {
 	.name = "sqlite",
 	.exec = lite_exec,
@@ -443,6 +459,7 @@ static const struct hbr_store_ops sqlite_ops = {
 	.commit = lite_commit,
 	.rollback = lite_rollback,
 	.close = lite_close,
+	.hold_checkpoints = lite_hold_checkpoints,
 };
 
 int hbr_store_sqlite_open(struct hbr_store **out, const char *path)

@@ -1,6 +1,9 @@
 /* Allocation wrappers: abort on OOM so no caller has to handle it. */
 #include "common.h"
 #include "util/alloc.h"
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 static _Noreturn void oom(size_t n)
 {
@@ -13,6 +16,13 @@ void hbr_assert_fail(const char *expr, const char *file, int line)
 	fprintf(stderr, "hbr: assertion failed: %s (%s:%d)\n", expr, file,
 	        line);
 	abort();
+}
+
+void hbr_alloc_trim(void)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
 }
 
 void *hbr_malloc(size_t n)
